@@ -1,0 +1,238 @@
+// The supervisor's control protocol: HTTP/JSON over a Unix socket. Both processes import
+// this module, so the supervisor's answers and the API's reading of them cannot drift.
+// The JSON schemas here are the ones the supervisor's Fastify routes validate and
+// serialize with; the TypeScript types are written to match them.
+
+/** Why a job ended: exactly one, the first cause wins. */
+export const JOB_REASONS = ['exit', 'timeout', 'memory_limit', 'cancelled', 'shutdown', 'spawn_error'] as const;
+export type JobReason = (typeof JOB_REASONS)[number];
+
+export type JobState = 'running' | 'finished';
+
+/** Body of `POST /jobs`. */
+export interface StartJobRequest {
+  prompt: string;
+  /** Repeats of the same key get the first job instead of a new run (webhook retries). */
+  idempotencyKey?: string;
+  /** Resume this Claude Code session (`--resume`). */
+  sessionId?: string;
+  /** Continue the most recent session (`--continue`). */
+  continue?: boolean;
+}
+
+/** What the CLI's final stream-json `result` event said, when it printed one. */
+export interface JobResult {
+  sessionId: string | null;
+  costUsd: number | null;
+  numTurns: number | null;
+  isError: boolean;
+  subtype: string | null;
+}
+
+/** Live progress read from the CLI's stream-json events. */
+export interface JobProgress {
+  turns: number;
+  /** The tool in use now (e.g. `Bash`), or null between tools. */
+  tool: string | null;
+  /** For Bash, the description the model gave the command; never the command itself. */
+  toolDescription: string | null;
+}
+
+/** A job as the supervisor reports it, running or finished. Sizes in bytes, times in ms. */
+export interface JobView {
+  id: string;
+  state: JobState;
+  idempotencyKey: string | null;
+  pid: number | null;
+  promptChars: number;
+  startedAt: string;
+  endedAt: string | null;
+  /** Elapsed so far while running; total once finished. */
+  durationMs: number;
+  exitCode: number | null;
+  signal: string | null;
+  reason: JobReason | null;
+  /** Why the job failed, in words: spawn error, the CLI's own error message, the limit hit. */
+  errorMessage: string | null;
+  /** The answer: the result event's text, or stdout as it is when there was none. */
+  text: string | null;
+  /** The last few KiB of stderr, for error messages. */
+  stderrTail: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  result: JobResult | null;
+  progress: JobProgress;
+  cpuMs: number;
+  cpuPercent: number;
+  rssBytes: number;
+  peakRssBytes: number;
+  processCount: number;
+  peakProcessCount: number;
+  /** Processes the supervisor had to signal to end the job (timeout, limit, cancel...). */
+  processesKilled: number;
+  /** Processes left running after the CLI exited on its own, swept at job end. */
+  leftoversKilled: number;
+}
+
+export interface Limits {
+  timeoutMs: number;
+  memoryLimitBytes: number;
+  maxOutputBytes: number;
+  killGraceMs: number;
+  sampleIntervalMs: number;
+}
+
+/** Answer of `GET /status`. */
+export interface SupervisorStatus {
+  pid: number;
+  pid1: boolean;
+  uptimeMs: number;
+  version: string;
+  shuttingDown: boolean;
+  /** Zombie children of the supervisor right now (only grows when it runs as PID 1). */
+  zombies: number;
+  /** Operator-facing warnings, e.g. running as PID 1 without an init that reaps orphans. */
+  warnings: string[];
+  cgroup: { enabled: boolean; path: string | null };
+  limits: Limits;
+  job: JobSummary | null;
+  /** The last finished jobs, newest first. */
+  recentJobs: JobSummary[];
+}
+
+/** A job without its output, as `/status` lists it. */
+export type JobSummary = Omit<JobView, 'text' | 'stderrTail'>;
+
+/** Every error body, here and in the API: a stable code and a sentence for humans. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+/** Routes of the control protocol. `:id` is a job id. */
+export const ROUTES = {
+  health: '/health',
+  status: '/status',
+  jobs: '/jobs',
+  job: '/jobs/:id',
+  wait: '/jobs/:id/wait',
+  cancel: '/jobs/:id/cancel',
+} as const;
+
+/** Longest a single `wait` call holds the connection before answering the job as it is. */
+export const MAX_WAIT_MS = 60_000;
+
+// ---- JSON schemas (Fastify validates requests and serializes responses with these) ----
+
+const nullableString = { type: ['string', 'null'] } as const;
+const nullableInteger = { type: ['integer', 'null'] } as const;
+const nullableNumber = { type: ['number', 'null'] } as const;
+
+export const startJobRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['prompt'],
+  properties: {
+    prompt: { type: 'string', minLength: 1 },
+    idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
+    sessionId: { type: 'string', minLength: 1, maxLength: 200 },
+    continue: { type: 'boolean' },
+  },
+} as const;
+
+export const jobViewSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'state', 'startedAt', 'durationMs', 'progress'],
+  properties: {
+    id: { type: 'string' },
+    state: { type: 'string', enum: ['running', 'finished'] },
+    idempotencyKey: nullableString,
+    pid: nullableInteger,
+    promptChars: { type: 'integer' },
+    startedAt: { type: 'string' },
+    endedAt: nullableString,
+    durationMs: { type: 'number' },
+    exitCode: nullableInteger,
+    signal: nullableString,
+    reason: { type: ['string', 'null'], enum: [...JOB_REASONS, null] },
+    errorMessage: nullableString,
+    text: nullableString,
+    stderrTail: { type: 'string' },
+    stdoutTruncated: { type: 'boolean' },
+    stderrTruncated: { type: 'boolean' },
+    result: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: {
+        sessionId: nullableString,
+        costUsd: nullableNumber,
+        numTurns: nullableInteger,
+        isError: { type: 'boolean' },
+        subtype: nullableString,
+      },
+    },
+    progress: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        turns: { type: 'integer' },
+        tool: nullableString,
+        toolDescription: nullableString,
+      },
+    },
+    cpuMs: { type: 'number' },
+    cpuPercent: { type: 'number' },
+    rssBytes: { type: 'integer' },
+    peakRssBytes: { type: 'integer' },
+    processCount: { type: 'integer' },
+    peakProcessCount: { type: 'integer' },
+    processesKilled: { type: 'integer' },
+    leftoversKilled: { type: 'integer' },
+  },
+} as const;
+
+const { text: _text, stderrTail: _stderrTail, ...summaryProperties } = jobViewSchema.properties;
+export const jobSummarySchema = { ...jobViewSchema, properties: summaryProperties } as const;
+
+export const errorBodySchema = {
+  type: 'object',
+  required: ['error', 'message'],
+  additionalProperties: true,
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export const limitsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    timeoutMs: { type: 'integer' },
+    memoryLimitBytes: { type: 'integer' },
+    maxOutputBytes: { type: 'integer' },
+    killGraceMs: { type: 'integer' },
+    sampleIntervalMs: { type: 'integer' },
+  },
+} as const;
+
+export const supervisorStatusSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    pid: { type: 'integer' },
+    pid1: { type: 'boolean' },
+    uptimeMs: { type: 'number' },
+    version: { type: 'string' },
+    shuttingDown: { type: 'boolean' },
+    zombies: { type: 'integer' },
+    warnings: { type: 'array', items: { type: 'string' } },
+    cgroup: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { enabled: { type: 'boolean' }, path: nullableString },
+    },
+    limits: limitsSchema,
+    job: { anyOf: [{ type: 'null' }, jobSummarySchema] },
+    recentJobs: { type: 'array', items: jobSummarySchema },
+  },
+} as const;
