@@ -9,6 +9,13 @@ export type JobReason = (typeof JOB_REASONS)[number];
 
 export type JobState = 'running' | 'finished';
 
+/** A failure the CLI reported that callers can act on; the API maps each to its own code. */
+export const JOB_ERROR_CODES = ['session_not_found'] as const;
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];
+
+/** A Claude Code session id is a UUID; nothing else is passed to `--resume`. */
+export const SESSION_ID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
 /** Body of `POST /jobs`. */
 export interface StartJobRequest {
   prompt: string;
@@ -54,6 +61,8 @@ export interface JobView {
   reason: JobReason | null;
   /** Why the job failed, in words: spawn error, the CLI's own error message, the limit hit. */
   errorMessage: string | null;
+  /** Set when the CLI's error is one of JOB_ERROR_CODES (e.g. `--resume` of an unknown session). */
+  errorCode?: JobErrorCode | null;
   /** The answer: the result event's text, or stdout as it is when there was none. */
   text: string | null;
   /** The last few KiB of stderr, for error messages. */
@@ -136,7 +145,7 @@ export const startJobRequestSchema = {
   properties: {
     prompt: { type: 'string', minLength: 1 },
     idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
-    sessionId: { type: 'string', minLength: 1, maxLength: 200 },
+    sessionId: { type: 'string', pattern: SESSION_ID_PATTERN },
     continue: { type: 'boolean' },
   },
 } as const;
@@ -158,6 +167,7 @@ export const jobViewSchema = {
     signal: nullableString,
     reason: { type: ['string', 'null'], enum: [...JOB_REASONS, null] },
     errorMessage: nullableString,
+    errorCode: { type: ['string', 'null'], enum: [...JOB_ERROR_CODES, null] },
     text: nullableString,
     stderrTail: { type: 'string' },
     stdoutTruncated: { type: 'boolean' },
