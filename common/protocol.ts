@@ -67,8 +67,15 @@ export interface JobView {
   text: string | null;
   /** The last few KiB of stderr, for error messages. */
   stderrTail: string;
+  /** stdout was longer than MAX_OUTPUT_BYTES; `text` (when it is stdout) holds its head. */
   stdoutTruncated: boolean;
+  /** stderr was longer than `stderrTail` (the supervisor keeps only the tail). */
   stderrTruncated: boolean;
+  /**
+   * The supervisor dropped this finished job's `text` to bound its memory (it keeps full
+   * text only for the most recent jobs, up to 4 x MAX_OUTPUT_BYTES in total).
+   */
+  textEvicted?: boolean;
   result: JobResult | null;
   progress: JobProgress;
   cpuMs: number;
@@ -129,6 +136,11 @@ export const ROUTES = {
   cancel: '/jobs/:id/cancel',
 } as const;
 
+/** Answer of `GET /health`. */
+export interface HealthResponse {
+  status: 'ok';
+}
+
 /** Longest a single `wait` call holds the connection before answering the job as it is. */
 export const MAX_WAIT_MS = 60_000;
 
@@ -172,6 +184,7 @@ export const jobViewSchema = {
     stderrTail: { type: 'string' },
     stdoutTruncated: { type: 'boolean' },
     stderrTruncated: { type: 'boolean' },
+    textEvicted: { type: 'boolean' },
     result: {
       type: ['object', 'null'],
       additionalProperties: false,
