@@ -1,16 +1,31 @@
 // Reads the CLI's `--output-format stream-json` events as they arrive, line by line, in
 // bounded memory: a line longer than maxLineBytes is dropped, never buffered whole.
-// Anything that is not a JSON event (a CLI printing plain text) is ignored here; the
-// raw stdout capture still has it.
-import type { JobProgress, JobResult } from '../../../common/protocol.ts';
+// Lines are split on the newline byte and decoded whole, so a chunk boundary inside a
+// multi-byte character is harmless. Anything that is not a JSON event (a CLI printing
+// plain text) is ignored here; the raw stdout capture still has it.
+//
+// What the real CLI (2.1.197) prints, one JSON object per line (docs/claude-cli.md):
+//   system/init, then per content block an `assistant` event (several share one message
+//   id), a `user` event carrying each tool_result, `system/api_retry` while it retries
+//   the API, and last a `result` event. An API failure is a result with subtype
+//   "success" but is_error true (exit 1); a failed `--resume` is subtype
+//   "error_during_execution" with no `result` text, only `errors: [...]`.
+import type { JobErrorCode, JobProgress, JobResult } from '../../../common/protocol.ts';
 
 const NEWLINE = 0x0a;
+const OPEN_BRACE = 0x7b;
+const MAX_DESCRIPTION_CHARS = 200;
+const MAX_ERROR_MESSAGE_CHARS = 2000;
 
 export interface StreamJsonOutcome {
   /** The final `result` event, if one came. */
   result: JobResult | null;
-  /** Its `result` text. */
+  /** Its `result` text (null when the event had none, e.g. a failed `--resume`). */
   resultText: string | null;
+  /** For an error result: the CLI's own message (its result text, else its `errors`). */
+  errorMessage: string | null;
+  /** A failure callers can act on, recognised from the CLI's message. */
+  errorCode: JobErrorCode | null;
   /** Whether any stream-json event was seen at all. */
   sawEvents: boolean;
   /** Lines dropped for being longer than the limit. */
@@ -19,10 +34,18 @@ export interface StreamJsonOutcome {
 
 export class StreamJsonReader {
   readonly progress: JobProgress = { turns: 0, tool: null, toolDescription: null };
-  private outcome: StreamJsonOutcome = { result: null, resultText: null, sawEvents: false, droppedLines: 0 };
+  private readonly outcome: StreamJsonOutcome = {
+    result: null,
+    resultText: null,
+    errorMessage: null,
+    errorCode: null,
+    sawEvents: false,
+    droppedLines: 0,
+  };
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private skippingLongLine = false;
+  private lastMessageId: string | null = null;
 
   constructor(private readonly maxLineBytes: number) {}
 
@@ -50,6 +73,11 @@ export class StreamJsonReader {
     return this.outcome;
   }
 
+  /** Bytes of the unfinished line held now; never more than maxLineBytes. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
   private keep(part: Buffer): void {
     if (part.length === 0 || this.skippingLongLine) return;
     if (this.pendingBytes + part.length > this.maxLineBytes) {
@@ -59,7 +87,8 @@ export class StreamJsonReader {
       this.outcome.droppedLines += 1;
       return;
     }
-    this.pending.push(part);
+    // Copy: the caller's chunk may be a pooled buffer that is reused after push().
+    this.pending.push(Buffer.from(part));
     this.pendingBytes += part.length;
   }
 
@@ -68,14 +97,14 @@ export class StreamJsonReader {
     this.pending = [];
     this.pendingBytes = 0;
     this.skippingLongLine = false;
-    if (line === undefined || line.length === 0 || line[0] !== 0x7b /* { */) return;
+    if (line.length === 0 || line[0] !== OPEN_BRACE) return;
     let event: unknown;
     try {
       event = JSON.parse(line.toString('utf8'));
     } catch {
       return;
     }
-    if (event !== null && typeof event === 'object') this.onEvent(event as Record<string, unknown>);
+    if (event !== null && typeof event === 'object' && !Array.isArray(event)) this.onEvent(event as Record<string, unknown>);
   }
 
   private onEvent(event: Record<string, unknown>): void {
@@ -86,9 +115,11 @@ export class StreamJsonReader {
         this.onAssistant(event);
         break;
       case 'user':
-        // A tool_result comes back in a user message: the tool is done.
-        this.progress.tool = null;
-        this.progress.toolDescription = null;
+        // Tool results come back in a user message: the tool is done.
+        if (hasToolResult(event)) {
+          this.progress.tool = null;
+          this.progress.toolDescription = null;
+        }
         break;
       case 'result':
         this.onResult(event);
@@ -97,29 +128,71 @@ export class StreamJsonReader {
   }
 
   private onAssistant(event: Record<string, unknown>): void {
-    this.progress.turns += 1;
-    const message = event.message as { content?: unknown } | undefined;
-    if (!Array.isArray(message?.content)) return;
-    for (const block of message.content as Array<Record<string, unknown>>) {
+    const message = asRecord(event.message);
+    // The CLI prints one assistant event per content block; a turn is one message id.
+    // A subagent's messages (parent_tool_use_id set) are not turns of the conversation.
+    const id = typeof message?.id === 'string' ? message.id : null;
+    const topLevel = event.parent_tool_use_id === null || event.parent_tool_use_id === undefined;
+    if (topLevel && (id === null || id !== this.lastMessageId)) this.progress.turns += 1;
+    if (topLevel) this.lastMessageId = id;
+    const content = message?.content;
+    if (!Array.isArray(content)) return;
+    for (const item of content) {
+      const block = asRecord(item);
       if (block?.type !== 'tool_use') continue;
-      this.progress.tool = typeof block.name === 'string' ? block.name : null;
-      const input = block.input as Record<string, unknown> | undefined;
-      // Only the model's description of a command: the command itself may carry secrets.
-      this.progress.toolDescription = typeof input?.description === 'string' ? input.description.slice(0, 200) : null;
+      this.progress.tool = typeof block.name === 'string' ? block.name.slice(0, 100) : null;
+      const input = asRecord(block.input);
+      // Only the model's description of a command, never the command: it may hold secrets.
+      this.progress.toolDescription =
+        typeof input?.description === 'string' ? input.description.slice(0, MAX_DESCRIPTION_CHARS) : null;
     }
   }
 
   private onResult(event: Record<string, unknown>): void {
     const subtype = typeof event.subtype === 'string' ? event.subtype : null;
+    const isError = event.is_error === true || (subtype !== null && subtype !== 'success');
+    const resultText = typeof event.result === 'string' ? event.result : null;
     this.outcome.result = {
       sessionId: typeof event.session_id === 'string' ? event.session_id : null,
       costUsd: typeof event.total_cost_usd === 'number' ? event.total_cost_usd : null,
-      numTurns: typeof event.num_turns === 'number' ? event.num_turns : null,
-      isError: event.is_error === true || (subtype !== null && subtype.startsWith('error')),
+      numTurns: typeof event.num_turns === 'number' && Number.isInteger(event.num_turns) ? event.num_turns : null,
+      isError,
       subtype,
     };
-    this.outcome.resultText = typeof event.result === 'string' ? event.result : null;
+    this.outcome.resultText = resultText;
+    if (isError) {
+      const message = errorMessageOf(resultText, event.errors, subtype);
+      this.outcome.errorMessage = message;
+      this.outcome.errorCode = classifyCliError(message);
+    }
     this.progress.tool = null;
     this.progress.toolDescription = null;
   }
+}
+
+/** The code for a CLI error message callers can act on, or null. */
+export function classifyCliError(message: string | null): JobErrorCode | null {
+  if (message === null) return null;
+  // 2.1.197: "No conversation found with session ID: <id>" (exit 1, nothing sent to the API).
+  if (/No conversation found with session ID/i.test(message)) return 'session_not_found';
+  return null;
+}
+
+function errorMessageOf(resultText: string | null, errors: unknown, subtype: string | null): string {
+  let message: string | null = resultText !== null && resultText.trim() !== '' ? resultText : null;
+  if (message === null && Array.isArray(errors)) {
+    const texts = errors.filter((e): e is string => typeof e === 'string' && e.trim() !== '');
+    if (texts.length > 0) message = texts.join('; ');
+  }
+  message ??= `Claude Code reported an error (${subtype ?? 'no subtype'})`;
+  return message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : message;
+}
+
+function hasToolResult(event: Record<string, unknown>): boolean {
+  const content = asRecord(event.message)?.content;
+  return Array.isArray(content) && content.some((b) => asRecord(b)?.type === 'tool_result');
+}
+
+function asRecord(value: unknown): Record<string, unknown> | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
