@@ -1,0 +1,91 @@
+// build(deps) -> the API's Fastify app, routes and hooks wired, never listening (main.ts
+// listens; tests call inject). Every answer that is not a success is `{error, message}`.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../../common/logger.ts';
+import { bearerMatches } from './auth.ts';
+import { errors, toErrorReply } from './errors.ts';
+import type { ImageIndex } from './images/image-index.ts';
+import { JobImages } from './job-images.ts';
+import { commandRoutes } from './routes/command.ts';
+import { imageRoutes } from './routes/images.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { statusRoutes } from './routes/status.ts';
+import type { ShutdownState } from './shutdown.ts';
+import type { SupervisorClient } from './supervisor-client.ts';
+import type { SystemSampler } from './system-info.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  supervisor: SupervisorClient;
+  images: ImageIndex;
+  system: SystemSampler;
+  shutdown: ShutdownState;
+  /** Bearer token for every route but /health; undefined disables auth. */
+  apiToken: string | undefined;
+  bodyLimitBytes: number;
+  version: string;
+  startedAtMs: number;
+}
+
+/** Everything the route modules need, built once per app. */
+export interface RouteContext extends AppDeps {
+  jobImages: JobImages;
+}
+
+/** The path without the query string: the query never reaches logs. */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function build(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimitBytes,
+    // New requests during shutdown get our own 503 body (hook below), not Fastify's.
+    return503OnClosing: false,
+    // Types are checked, never coerced: `{"text": 1}` is a 400, not the prompt "1".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    routerOptions: { maxParamLength: 1000 },
+  });
+  const ctx: RouteContext = { ...deps, jobImages: new JobImages(deps.images) };
+
+  app.addHook('onRequest', async (request) => {
+    const path = pathOf(request.url);
+    if (path === '/health') return;
+    if (deps.apiToken !== undefined && !bearerMatches(deps.apiToken, request.headers.authorization)) {
+      throw errors.unauthorized();
+    }
+    if (deps.shutdown.closing) throw errors.shuttingDown();
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: pathOf(request.url), statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const { statusCode, body } = toErrorReply(err);
+    if (statusCode === 500 && body.error === 'internal_error') request.log.error({ err }, 'unexpected error');
+    if (statusCode === 401) reply.header('www-authenticate', 'Bearer');
+    return reply.code(statusCode).send(body);
+  });
+
+  app.setNotFoundHandler(async (_request, reply) => {
+    return reply.code(404).send({ error: 'not_found', message: 'No such route' });
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  commandRoutes(app, ctx);
+  jobRoutes(app, ctx);
+  statusRoutes(app, ctx);
+  imageRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,107 @@
+// The API's error registry. Codes are public API (the relay branches on them): never
+// rename or reuse one. Every error body is `{ error: <code>, message, ...extra }`.
+import createError, { type FastifyError } from '@fastify/error';
+
+/** Code -> HTTP status, the one table the docs mirror. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  session_not_found: 404,
+  timeout: 408,
+  busy: 409,
+  payload_too_large: 413,
+  execution_error: 500,
+  memory_limit: 500,
+  internal_error: 500,
+  shutting_down: 503,
+  supervisor_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** An error the API answers with on purpose; `extra` fields are merged into the body. */
+export interface ApiError extends FastifyError {
+  code: ErrorCode;
+  statusCode: number;
+  extra?: Record<string, unknown>;
+}
+
+function define(code: ErrorCode, message: string) {
+  // captureStackTrace off: these are answers, not bugs, and no stack ever reaches a client.
+  const Ctor = createError(code, message, ERROR_STATUS[code], Error, false);
+  return (detail?: string, extra?: Record<string, unknown>): ApiError => {
+    const err = new Ctor() as ApiError;
+    if (detail !== undefined) err.message = detail;
+    if (extra !== undefined) err.extra = extra;
+    return err;
+  };
+}
+
+export const errors = {
+  badRequest: define('bad_request', 'Bad request'),
+  unauthorized: define('unauthorized', 'Missing or wrong bearer token'),
+  notFound: define('not_found', 'Not found'),
+  busy: define('busy', 'A command is already in progress'),
+  payloadTooLarge: define('payload_too_large', 'Request body is too large'),
+  internal: define('internal_error', 'Internal error'),
+  shuttingDown: define('shutting_down', 'The service is shutting down'),
+  supervisorUnavailable: define('supervisor_unavailable', 'The supervisor is not reachable'),
+};
+
+const CODES = new Set<string>(Object.keys(ERROR_STATUS));
+
+/**
+ * A client error the supervisor chose (a 4xx code this registry does not list, e.g. one a
+ * later CLI feature adds) forwarded as it is, so new codes need no change here.
+ */
+export class ForwardedError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'ForwardedError';
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof Error && typeof (err as ApiError).code === 'string' && CODES.has((err as ApiError).code);
+}
+
+export interface ErrorReply {
+  statusCode: number;
+  body: { error: string; message: string; [extra: string]: unknown };
+}
+
+/**
+ * Any thrown thing -> the public answer. Framework errors (bad JSON, wrong content type,
+ * body too large, bad URL encoding, schema validation) keep their status class but get
+ * our codes; anything unexpected is a bare internal_error with no detail.
+ */
+export function toErrorReply(err: unknown): ErrorReply {
+  if (isApiError(err)) {
+    return { statusCode: err.statusCode, body: { error: err.code, message: err.message, ...err.extra } };
+  }
+  if (err instanceof ForwardedError) {
+    return { statusCode: err.statusCode, body: { ...err.extra, error: err.code, message: err.message } };
+  }
+  const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (fe.validation !== undefined) {
+    const where = fe.validationContext === 'body' ? "Request body must be a JSON object with a non-empty string 'text' field" : 'Invalid request';
+    return { statusCode: 400, body: { error: 'bad_request', message: `${where} (${fe.message ?? 'invalid'})` } };
+  }
+  if (status === 413) return { statusCode: 413, body: { error: 'payload_too_large', message: 'Request body is too large' } };
+  if (status === 415) return { statusCode: 400, body: { error: 'bad_request', message: 'Request body must be JSON (Content-Type: application/json)' } };
+  if (status === 404) return { statusCode: 404, body: { error: 'not_found', message: 'Not found' } };
+  if (status === 401) return { statusCode: 401, body: { error: 'unauthorized', message: 'Missing or wrong bearer token' } };
+  if (status === 503) return { statusCode: 503, body: { error: 'shutting_down', message: 'The service is shutting down' } };
+  if (status >= 400 && status < 500) {
+    // Fastify's own messages for these (bad JSON, bad URL) are safe and useful.
+    return { statusCode: 400, body: { error: 'bad_request', message: fe.message ?? 'Bad request' } };
+  }
+  return { statusCode: 500, body: { error: 'internal_error', message: 'Internal error' } };
+}

@@ -1,0 +1,147 @@
+// What is in IMAGES_DIR, kept current by a chokidar watcher (depth 0, links not followed,
+// awaitWriteFinish so a half-written file is not listed). A job's images are the files
+// whose mtime falls in its [startedAt, endedAt] window; at job end a direct scan of the
+// folder settles the list, which also covers anything the watcher missed and jobs that
+// ran before this API process started. State is bounded by maxEntries.
+import { mkdir, readdir, lstat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../../../common/logger.ts';
+import { checkPlainName, imageContentType, imageUrl } from './names.ts';
+
+/** File times come from a coarse kernel clock: allow this much before a job's start. */
+const WINDOW_SLACK_MS = 50;
+
+export interface ImageEntry {
+  name: string;
+  mtimeMs: number;
+  size: number;
+}
+
+export interface ImageIndexOptions {
+  dir: string;
+  logger: Logger;
+  /** Most files remembered (and scanned at job end). */
+  maxEntries?: number;
+  /** Whether to run chokidar (off in pure route tests). */
+  watch?: boolean;
+  /** How long a file must stay the same size before it counts as written. */
+  stabilityMs?: number;
+}
+
+export function isListableName(name: string): boolean {
+  return checkPlainName(name).ok && imageContentType(name) !== null;
+}
+
+/** Entries whose mtime lies in the window, oldest first, as URLs. Pure. */
+export function imagesInWindow(entries: Iterable<ImageEntry>, startMs: number, endMs: number): string[] {
+  const hits: ImageEntry[] = [];
+  for (const e of entries) if (e.mtimeMs >= startMs - WINDOW_SLACK_MS && e.mtimeMs <= endMs + WINDOW_SLACK_MS) hits.push(e);
+  hits.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return hits.map((e) => imageUrl(e.name));
+}
+
+export class ImageIndex {
+  readonly dir: string;
+  /** Real path of the folder, fixed at start: files are only ever served from here. */
+  rootReal: string;
+  private readonly files = new Map<string, ImageEntry>();
+  private readonly maxEntries: number;
+  private readonly logger: Logger;
+  private readonly useWatcher: boolean;
+  private readonly stabilityMs: number;
+  private watcher: FSWatcher | null = null;
+  private capped = false;
+
+  constructor(options: ImageIndexOptions) {
+    this.dir = options.dir;
+    this.rootReal = options.dir;
+    this.logger = options.logger;
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.useWatcher = options.watch ?? true;
+    this.stabilityMs = options.stabilityMs ?? 300;
+  }
+
+  /** Create the folder if needed, resolve it, and start watching. */
+  async start(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    this.rootReal = await realpath(this.dir);
+    if (!this.useWatcher) {
+      await this.scan();
+      return;
+    }
+    const root = this.rootReal;
+    const watcher = watch(root, {
+      depth: 0,
+      followSymlinks: false,
+      ignoreInitial: false,
+      alwaysStat: true,
+      awaitWriteFinish: { stabilityThreshold: this.stabilityMs, pollInterval: 50 },
+      ignored: (p: string) => p !== root && !isListableName(path.basename(p)),
+    });
+    this.watcher = watcher;
+    watcher.on('add', (p, st) => this.remember(p, st));
+    watcher.on('change', (p, st) => this.remember(p, st));
+    watcher.on('unlink', (p) => this.files.delete(path.basename(p)));
+    watcher.on('error', (err) => this.logger.warn({ err }, 'images watcher error'));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = null;
+  }
+
+  stats(): { dir: string; count: number; bytes: number; capped: boolean } {
+    let bytes = 0;
+    for (const e of this.files.values()) bytes += e.size;
+    return { dir: this.dir, count: this.files.size, bytes, capped: this.capped };
+  }
+
+  /** Images of a window from memory only (running jobs, /status). */
+  listFromMemory(startMs: number, endMs: number): string[] {
+    return imagesInWindow(this.files.values(), startMs, endMs);
+  }
+
+  /** Images of a finished job's window, after a direct scan of the folder. */
+  async listAfterScan(startMs: number, endMs: number): Promise<string[]> {
+    await this.scan();
+    return this.listFromMemory(startMs, endMs);
+  }
+
+  /** Re-read the folder: regular image files directly inside it (links are not listed). */
+  async scan(): Promise<void> {
+    let names: string[];
+    try {
+      const dirents = await readdir(this.rootReal, { withFileTypes: true });
+      names = dirents.filter((d) => d.isFile() && isListableName(d.name)).map((d) => d.name);
+    } catch (err) {
+      this.logger.warn({ err }, 'images folder scan failed');
+      return;
+    }
+    const present = new Set(names);
+    for (const name of this.files.keys()) if (!present.has(name)) this.files.delete(name);
+    for (const name of names) {
+      if (!this.files.has(name) && this.files.size >= this.maxEntries) {
+        this.capped = true;
+        break;
+      }
+      try {
+        const st = await lstat(path.join(this.rootReal, name));
+        if (st.isFile()) this.files.set(name, { name, mtimeMs: st.mtimeMs, size: st.size });
+      } catch {
+        this.files.delete(name);
+      }
+    }
+  }
+
+  private remember(p: string, st: { isFile(): boolean; mtimeMs: number; size: number } | undefined): void {
+    const name = path.basename(p);
+    if (path.dirname(p) !== this.rootReal || st === undefined || !st.isFile() || !isListableName(name)) return;
+    if (!this.files.has(name) && this.files.size >= this.maxEntries) {
+      this.capped = true;
+      return;
+    }
+    this.files.set(name, { name, mtimeMs: st.mtimeMs, size: st.size });
+  }
+}

@@ -1,0 +1,78 @@
+// Opening an image for GET /images/:name without ever following a link out of the folder.
+// The checks are made on the opened descriptor itself (fstat, /proc/self/fd), so a file
+// swapped for a symlink or a folder swapped for a link between check and read changes
+// nothing: what is read is exactly what was checked.
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { imageContentType } from './names.ts';
+
+export interface OpenedImage {
+  handle: FileHandle;
+  size: number;
+  contentType: string;
+  mtimeMs: number;
+}
+
+export type OpenResult = { ok: true; image: OpenedImage } | { ok: false; reason: 'missing' | 'refused' | 'not_image' };
+
+/**
+ * Open `name` (already checked by checkPlainName) inside `rootReal` (the images folder's
+ * real path). A symlink is accepted only when it resolves to a regular file directly in
+ * the folder; anything leading elsewhere is refused without being opened.
+ */
+export async function openImage(rootReal: string, name: string): Promise<OpenResult> {
+  const contentType = imageContentType(name);
+  if (contentType === null) return { ok: false, reason: 'not_image' };
+  const requested = path.join(rootReal, name);
+  let target = requested;
+  let linkStat: Stats;
+  try {
+    linkStat = await lstat(requested);
+  } catch {
+    return { ok: false, reason: 'missing' };
+  }
+  if (linkStat.isSymbolicLink()) {
+    let real: string;
+    try {
+      real = await realpath(requested);
+    } catch {
+      return { ok: false, reason: 'missing' };
+    }
+    if (path.dirname(real) !== rootReal || imageContentType(path.basename(real)) === null) return { ok: false, reason: 'refused' };
+    target = real;
+  } else if (!linkStat.isFile()) {
+    return { ok: false, reason: 'missing' };
+  }
+  let handle: FileHandle;
+  try {
+    // O_NOFOLLOW: a link put in place after the check fails to open (ELOOP);
+    // O_NONBLOCK: a FIFO put in place cannot hang the request.
+    handle = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    return { ok: false, reason: (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'refused' : 'missing' };
+  }
+  try {
+    const st = await handle.stat();
+    // A hard link is a file that also lives elsewhere: not "a file of this folder".
+    if (!st.isFile() || st.nlink > 1 || !(await isDirectlyInside(handle.fd, rootReal, target))) {
+      await handle.close();
+      return { ok: false, reason: 'refused' };
+    }
+    return { ok: true, image: { handle, size: st.size, contentType, mtimeMs: st.mtimeMs } };
+  } catch {
+    await handle.close().catch(() => undefined);
+    return { ok: false, reason: 'missing' };
+  }
+}
+
+/** Where the open descriptor really points (Linux /proc); falls back to the checked path. */
+async function isDirectlyInside(fd: number, rootReal: string, target: string): Promise<boolean> {
+  let actual: string;
+  try {
+    actual = await readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    actual = target;
+  }
+  return path.dirname(actual) === rootReal;
+}

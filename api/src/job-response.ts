@@ -1,0 +1,189 @@
+// A supervisor JobView -> the relay's HTTP answer. Pure: every (reason, exit, result)
+// combination is decided here and tested without processes. The seed contract's fields
+// come first; extra fields (jobId, truncated, sessionId...) only ever get added.
+import type { JobView } from '../../common/protocol.ts';
+import { ERROR_STATUS } from './errors.ts';
+
+export interface JobReply {
+  statusCode: number;
+  body: Record<string, unknown>;
+  /** What the job came to, for logs and /status: `ok` or the error code. */
+  outcome: string;
+}
+
+/** How much of stderr goes into an execution_error message. */
+const STDERR_MESSAGE_CHARS = 2000;
+
+function stderrTail(view: JobView): string {
+  const tail = view.stderrTail.trim();
+  return tail.length > STDERR_MESSAGE_CHARS ? tail.slice(-STDERR_MESSAGE_CHARS) : tail;
+}
+
+/** Session facts from the CLI's result event, when it printed one (additive fields). */
+function sessionFields(view: JobView): Record<string, unknown> {
+  const r = view.result;
+  if (r === null) return {};
+  const out: Record<string, unknown> = {};
+  if (r.sessionId !== null) out.sessionId = r.sessionId;
+  if (r.costUsd !== null) out.costUsd = r.costUsd;
+  if (r.numTurns !== null) out.numTurns = r.numTurns;
+  return out;
+}
+
+function partialText(view: JobView): string | null {
+  return view.text !== null && view.text !== '' ? view.text : null;
+}
+
+function failureMessage(view: JobView): string {
+  if (view.errorMessage !== null && view.errorMessage !== '') return view.errorMessage;
+  const tail = stderrTail(view);
+  if (tail !== '') return tail;
+  if (view.result?.isError === true) return partialText(view) ?? 'Claude Code reported an error';
+  if (view.signal !== null) return `Claude Code was ended by ${view.signal}`;
+  return `Claude Code exited with code ${view.exitCode ?? 'unknown'}`;
+}
+
+/** True when the job is a success in the seed contract's sense. */
+export function isSuccess(view: JobView): boolean {
+  return view.reason === 'exit' && view.exitCode === 0 && view.result?.isError !== true;
+}
+
+/** The answer for a finished job (POST /command and GET /jobs/:id alike). */
+export function finishedJobReply(view: JobView, images: string[]): JobReply {
+  const jobId = view.id;
+  const durationMs = Math.round(view.durationMs);
+  if (isSuccess(view)) {
+    return {
+      statusCode: 200,
+      outcome: 'ok',
+      body: {
+        text: view.text ?? '',
+        images,
+        exitCode: 0,
+        durationMs,
+        jobId,
+        truncated: view.stdoutTruncated,
+        ...(view.textEvicted === true ? { textEvicted: true } : {}),
+        ...sessionFields(view),
+      },
+    };
+  }
+  if (view.errorCode === 'session_not_found') {
+    return {
+      statusCode: ERROR_STATUS.session_not_found,
+      outcome: 'session_not_found',
+      body: { error: 'session_not_found', message: view.errorMessage ?? 'No conversation found with that sessionId', durationMs, jobId },
+    };
+  }
+  switch (view.reason) {
+    case 'timeout':
+      return {
+        statusCode: ERROR_STATUS.timeout,
+        outcome: 'timeout',
+        body: {
+          error: 'timeout',
+          message: view.errorMessage ?? `Command timed out after ${durationMs}ms`,
+          text: partialText(view),
+          images,
+          durationMs,
+          jobId,
+          ...sessionFields(view),
+        },
+      };
+    case 'memory_limit':
+      return {
+        statusCode: ERROR_STATUS.memory_limit,
+        outcome: 'memory_limit',
+        body: {
+          error: 'memory_limit',
+          message: view.errorMessage ?? 'Command exceeded the memory limit',
+          text: partialText(view),
+          images,
+          peakRssBytes: view.peakRssBytes,
+          durationMs,
+          jobId,
+        },
+      };
+    case 'shutdown':
+      return {
+        statusCode: ERROR_STATUS.shutting_down,
+        outcome: 'shutting_down',
+        body: {
+          error: 'shutting_down',
+          message: view.errorMessage ?? 'The service shut down while the command ran',
+          text: partialText(view),
+          images,
+          durationMs,
+          jobId,
+        },
+      };
+    case 'cancelled':
+      return {
+        statusCode: ERROR_STATUS.execution_error,
+        outcome: 'cancelled',
+        body: {
+          error: 'execution_error',
+          message: view.errorMessage ?? 'The command was cancelled by an operator',
+          exitCode: view.exitCode,
+          text: partialText(view),
+          durationMs,
+          jobId,
+        },
+      };
+    default:
+      // 'exit' (non-zero, by a signal, or an error result), 'spawn_error', or null.
+      return {
+        statusCode: ERROR_STATUS.execution_error,
+        outcome: 'execution_error',
+        body: {
+          error: 'execution_error',
+          message: failureMessage(view),
+          exitCode: view.exitCode,
+          text: partialText(view),
+          durationMs,
+          jobId,
+          ...sessionFields(view),
+        },
+      };
+  }
+}
+
+/** The answer for a job still running (GET /jobs/:id): 202 with its live state. */
+export function runningJobReply(view: JobView, images: string[]): JobReply {
+  return {
+    statusCode: 202,
+    outcome: 'running',
+    body: {
+      state: 'running',
+      jobId: view.id,
+      startedAt: view.startedAt,
+      durationMs: Math.round(view.durationMs),
+      text: partialText(view),
+      images,
+      progress: view.progress,
+    },
+  };
+}
+
+export function jobReply(view: JobView, images: string[]): JobReply {
+  return view.state === 'finished' ? finishedJobReply(view, images) : runningJobReply(view, images);
+}
+
+/** Outcome label for a job summary in /status (no images or text needed). */
+export function outcomeOf(view: Pick<JobView, 'state' | 'reason' | 'exitCode' | 'result' | 'errorCode'>): string {
+  if (view.state === 'running') return 'running';
+  if (view.reason === 'exit' && view.exitCode === 0 && view.result?.isError !== true) return 'ok';
+  if (view.errorCode === 'session_not_found') return 'session_not_found';
+  switch (view.reason) {
+    case 'timeout':
+      return 'timeout';
+    case 'memory_limit':
+      return 'memory_limit';
+    case 'shutdown':
+      return 'shutting_down';
+    case 'cancelled':
+      return 'cancelled';
+    default:
+      return 'execution_error';
+  }
+}

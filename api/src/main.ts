@@ -1,0 +1,73 @@
+// The API process: config, logger, images watcher, supervisor client, listen, signals.
+// Shutdown (SIGTERM/SIGINT): stop accepting, answer in-flight /command requests with 503
+// shutting_down (the job itself is the supervisor's business), close, exit 0. A second
+// signal, or the shutdown deadline passing, exits at once with status 1.
+import { readFileSync } from 'node:fs';
+import { loadOrExit } from '../../common/env.ts';
+import { createLogger } from '../../common/logger.ts';
+import { build } from './app.ts';
+import { loadConfig } from './config.ts';
+import { ImageIndex } from './images/image-index.ts';
+import { ShutdownState } from './shutdown.ts';
+import { SupervisorClient } from './supervisor-client.ts';
+import { SystemSampler } from './system-info.ts';
+
+const startedAtMs = Date.now();
+const config = loadOrExit(() => loadConfig(process.env), 'api');
+const logger = createLogger({ name: 'api', level: config.logLevel });
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const images = new ImageIndex({ dir: config.imagesDir, logger });
+await images.start();
+const shutdown = new ShutdownState();
+const app = build({
+  logger,
+  supervisor: new SupervisorClient({ socketPath: config.supervisorSocket, timeoutMs: config.supervisorTimeoutMs }),
+  images,
+  system: new SystemSampler(config.imagesDir, config.workspaceDir),
+  shutdown,
+  apiToken: config.apiToken,
+  bodyLimitBytes: config.bodyLimitBytes,
+  version,
+  startedAtMs,
+});
+
+async function close(signal: string): Promise<void> {
+  logger.info({ signal }, 'shutting down');
+  shutdown.begin();
+  const deadline = setTimeout(() => {
+    logger.error({ durationMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  deadline.unref();
+  await app.close();
+  await images.close();
+  logger.info('api stopped');
+  // pino writes synchronously to stdout by default; nothing is lost by exiting here.
+  process.exit(0);
+}
+
+let signalled = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal; exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    close(signal).catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  });
+}
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+} catch (err) {
+  logger.fatal({ err, port: config.port }, 'cannot listen');
+  process.exit(1);
+}
+const address = app.server.address();
+const port = typeof address === 'object' && address !== null ? address.port : config.port;
+logger.info({ port, socketPath: config.supervisorSocket, auth: config.apiToken !== undefined }, 'api listening');

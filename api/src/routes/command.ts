@@ -1,0 +1,106 @@
+// POST /command: start a job in the supervisor (or find the one an Idempotency-Key already
+// started), wait for its end over the long-poll route, answer with the seed contract.
+// The job belongs to the supervisor: a relay that disconnects, or this process dying,
+// does not stop it; GET /jobs/:id or a retry with the same key picks up its result.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { SESSION_ID_PATTERN, type JobView, type StartJobRequest } from '../../../common/protocol.ts';
+import type { RouteContext } from '../app.ts';
+import { errors } from '../errors.ts';
+import { finishedJobReply } from '../job-response.ts';
+import { fromSupervisor } from '../supervisor-errors.ts';
+import { WaitAborted } from '../supervisor-client.ts';
+
+interface CommandBody {
+  text: string;
+  sessionId?: string;
+  continue?: boolean;
+}
+
+const commandSchema = {
+  body: {
+    type: 'object',
+    required: ['text'],
+    properties: {
+      // Non-empty and not only whitespace.
+      text: { type: 'string', minLength: 1, pattern: '\\S' },
+      // Resume this Claude Code session (a UUID from an earlier answer's sessionId).
+      sessionId: { type: 'string', pattern: SESSION_ID_PATTERN },
+      // Continue the most recent session.
+      continue: { type: 'boolean' },
+    },
+  },
+  headers: {
+    type: 'object',
+    properties: {
+      // WhatsApp message ids and UUIDs fit; the protocol caps keys at 200 characters.
+      'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' },
+    },
+  },
+} as const;
+
+/** Abort when shutdown begins or the client goes away, whichever comes first. */
+function waitSignal(ctx: RouteContext, reply: FastifyReply): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onShutdown = (): void => controller.abort();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) controller.abort();
+  };
+  ctx.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+  reply.raw.on('close', onClose);
+  if (ctx.shutdown.closing) controller.abort();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      ctx.shutdown.signal.removeEventListener('abort', onShutdown);
+      reply.raw.off('close', onClose);
+    },
+  };
+}
+
+export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.post<{ Body: CommandBody; Headers: { 'idempotency-key'?: string } }>('/command', { schema: commandSchema }, async (request, reply) => {
+    const { text, sessionId } = request.body;
+    const start: StartJobRequest = { prompt: text };
+    const key = request.headers['idempotency-key'];
+    if (key !== undefined) start.idempotencyKey = key;
+    if (sessionId !== undefined) start.sessionId = sessionId;
+    if (request.body.continue !== undefined) start.continue = request.body.continue;
+
+    let job: JobView;
+    try {
+      job = await ctx.supervisor.startJob(start);
+    } catch (err) {
+      throw fromSupervisor(err);
+    }
+    const jobId = job.id;
+    request.log.info({ jobId, promptChars: text.length }, 'command received');
+
+    let finished: JobView = job;
+    if (job.state !== 'finished') {
+      const wait = waitSignal(ctx, reply);
+      try {
+        finished = await ctx.supervisor.waitForEnd(jobId, wait.signal);
+      } catch (err) {
+        if (!(err instanceof WaitAborted)) throw fromSupervisor(err);
+        if (!ctx.shutdown.closing) {
+          // The relay hung up; the job runs on and its result stays fetchable.
+          // Nobody reads this answer; it only completes the request's lifecycle.
+          request.log.info({ jobId }, 'client went away; job continues');
+          return reply.code(202).send({ state: 'running', jobId });
+        }
+        const partial = await ctx.supervisor.getJob(jobId).catch(() => null);
+        request.log.info({ jobId, reason: 'shutdown', statusCode: 503 }, 'command done');
+        throw errors.shuttingDown('The API is shutting down; fetch the result with GET /jobs/:id or retry with the same Idempotency-Key', {
+          text: partial?.text ?? null,
+          jobId,
+        });
+      } finally {
+        wait.dispose();
+      }
+    }
+    const images = await ctx.jobImages.forJob(finished);
+    const answer = finishedJobReply(finished, images);
+    request.log.info({ jobId, reason: finished.reason, exitCode: finished.exitCode, statusCode: answer.statusCode }, 'command done');
+    return reply.code(answer.statusCode).send(answer.body);
+  });
+}

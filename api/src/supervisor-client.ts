@@ -1,0 +1,173 @@
+// Talks to the supervisor over its Unix socket (HTTP/JSON, common/protocol.ts). Every call
+// has a deadline: an absent, dead or frozen supervisor becomes SupervisorUnavailable
+// within `timeoutMs`, never a hung request. Long waits use the protocol's long-poll route.
+import http from 'node:http';
+import { MAX_WAIT_MS, type JobView, type StartJobRequest, type SupervisorStatus } from '../../common/protocol.ts';
+
+/** The supervisor could not be reached or did not answer in time. */
+export class SupervisorUnavailable extends Error {
+  constructor(readonly detail: string) {
+    super(`supervisor unavailable: ${detail}`);
+    this.name = 'SupervisorUnavailable';
+  }
+}
+
+/** The supervisor answered with an error body (`{error, message, ...}`). */
+export class SupervisorError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'SupervisorError';
+  }
+}
+
+/** The call was abandoned by the caller's AbortSignal (shutdown, client gone). */
+export class WaitAborted extends Error {
+  constructor() {
+    super('wait aborted');
+    this.name = 'WaitAborted';
+  }
+}
+
+export interface SupervisorClientOptions {
+  socketPath: string;
+  /** Deadline for connecting and for any quick call's answer. */
+  timeoutMs: number;
+  /** Longest single long-poll; the supervisor caps it at MAX_WAIT_MS. */
+  waitSliceMs?: number;
+}
+
+interface CallOptions {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  /** Deadline for the answer once connected (long polls pass their own). */
+  answerTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class SupervisorClient {
+  readonly socketPath: string;
+  private readonly timeoutMs: number;
+  private readonly waitSliceMs: number;
+
+  constructor(options: SupervisorClientOptions) {
+    this.socketPath = options.socketPath;
+    this.timeoutMs = options.timeoutMs;
+    this.waitSliceMs = Math.min(options.waitSliceMs ?? 25_000, MAX_WAIT_MS);
+  }
+
+  health(): Promise<{ status: string }> {
+    return this.call({ method: 'GET', path: '/health' }) as Promise<{ status: string }>;
+  }
+
+  status(): Promise<SupervisorStatus> {
+    return this.call({ method: 'GET', path: '/status' }) as Promise<SupervisorStatus>;
+  }
+
+  startJob(request: StartJobRequest): Promise<JobView> {
+    return this.call({ method: 'POST', path: '/jobs', body: request }) as Promise<JobView>;
+  }
+
+  getJob(id: string): Promise<JobView> {
+    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}` }) as Promise<JobView>;
+  }
+
+  cancelJob(id: string): Promise<JobView> {
+    return this.call({ method: 'POST', path: `/jobs/${encodeURIComponent(id)}/cancel`, body: {} }) as Promise<JobView>;
+  }
+
+  /** One long poll: the job once it finishes, or as it is after `waitMs`. */
+  waitOnce(id: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
+    const ms = Math.max(0, Math.min(Math.floor(waitMs), MAX_WAIT_MS));
+    return this.call({
+      method: 'GET',
+      path: `/jobs/${encodeURIComponent(id)}/wait?timeoutMs=${ms}`,
+      answerTimeoutMs: ms + this.timeoutMs,
+      signal,
+    }) as Promise<JobView>;
+  }
+
+  /** Long-poll until the job is finished. Rejects with WaitAborted when `signal` fires. */
+  async waitForEnd(id: string, signal?: AbortSignal): Promise<JobView> {
+    for (;;) {
+      if (signal?.aborted === true) throw new WaitAborted();
+      const view = await this.waitOnce(id, this.waitSliceMs, signal);
+      if (view.state === 'finished') return view;
+    }
+  }
+
+  private call(options: CallOptions): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (options.signal?.aborted === true) {
+        reject(new WaitAborted());
+        return;
+      }
+      const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+      let settled = false;
+      const finish = (err: Error | null, value?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(connectTimer);
+        clearTimeout(answerTimer);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (err !== null) {
+          req.destroy();
+          reject(err);
+        } else resolve(value);
+      };
+      const onAbort = (): void => finish(new WaitAborted());
+      // agent:false: one connection per call, so a dead supervisor never leaves a pooled
+      // socket that the next call would trip over.
+      const req = http.request({
+        socketPath: this.socketPath,
+        method: options.method,
+        path: options.path,
+        agent: false,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' }
+          : { accept: 'application/json' },
+      });
+      const connectTimer = setTimeout(() => finish(new SupervisorUnavailable(`no connection within ${this.timeoutMs} ms`)), this.timeoutMs);
+      let answerTimer: NodeJS.Timeout | undefined;
+      const onConnect = (): void => {
+        clearTimeout(connectTimer);
+        const answerMs = options.answerTimeoutMs ?? this.timeoutMs;
+        answerTimer = setTimeout(() => finish(new SupervisorUnavailable(`no answer within ${answerMs} ms`)), answerMs);
+      };
+      req.on('socket', (socket) => {
+        if (socket.connecting) socket.once('connect', onConnect);
+        else onConnect();
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => finish(new SupervisorUnavailable(err.code ?? err.message)));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (err: NodeJS.ErrnoException) => finish(new SupervisorUnavailable(err.code ?? err.message)));
+        res.on('aborted', () => finish(new SupervisorUnavailable('connection closed mid-answer')));
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            finish(new SupervisorUnavailable(`unparsable answer (HTTP ${res.statusCode ?? 0})`));
+            return;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            finish(null, body);
+            return;
+          }
+          const { error, message, ...extra } = (body ?? {}) as Record<string, unknown>;
+          finish(new SupervisorError(status, typeof error === 'string' ? error : 'unknown', typeof message === 'string' ? message : '', extra));
+        });
+      });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      req.end(payload);
+    });
+  }
+}
