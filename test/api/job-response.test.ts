@@ -38,13 +38,13 @@ function job(over: Partial<JobView> = {}): JobView {
 
 const imgs = ['/images/a.png'];
 
-test('exit 0 answers 200 with the seed fields plus jobId and truncated', () => {
+void test('exit 0 answers 200 with the seed fields plus jobId and truncated', () => {
   const r = finishedJobReply(job({ stdoutTruncated: true }), imgs);
   assert.equal(r.statusCode, 200);
   assert.deepEqual(r.body, { text: 'hello', images: imgs, exitCode: 0, durationMs: 1500, jobId: 'job-1', truncated: true });
 });
 
-test('exit 0 with a result event adds sessionId, costUsd and numTurns', () => {
+void test('exit 0 with a result event adds sessionId, costUsd and numTurns', () => {
   const result = { sessionId: '11111111-2222-3333-4444-555555555555', costUsd: 0.01, numTurns: 2, isError: false, subtype: 'success' };
   const r = finishedJobReply(job({ result }), []);
   assert.equal(r.statusCode, 200);
@@ -53,7 +53,7 @@ test('exit 0 with a result event adds sessionId, costUsd and numTurns', () => {
   assert.equal(r.body.numTurns, 2);
 });
 
-test('exit 0 with an error result is a 500 execution_error', () => {
+void test('exit 0 with an error result is a 500 execution_error', () => {
   const result = { sessionId: null, costUsd: null, numTurns: null, isError: true, subtype: 'error_during_execution' };
   const r = finishedJobReply(job({ result, errorMessage: 'API Error: 500' }), []);
   assert.equal(r.statusCode, 500);
@@ -62,19 +62,19 @@ test('exit 0 with an error result is a 500 execution_error', () => {
   assert.equal(r.body.exitCode, 0);
 });
 
-test('non-zero exit is a 500 execution_error whose message is the stderr tail', () => {
+void test('non-zero exit is a 500 execution_error whose message is the stderr tail', () => {
   const r = finishedJobReply(job({ exitCode: 3, text: null, stderrTail: 'boom\n' }), imgs);
   assert.equal(r.statusCode, 500);
   assert.deepEqual(r.body, { error: 'execution_error', message: 'boom', exitCode: 3, text: null, durationMs: 1500, jobId: 'job-1' });
   assert.equal(r.outcome, 'execution_error');
 });
 
-test('non-zero exit without stderr says the exit code; a signal says the signal', () => {
+void test('non-zero exit without stderr says the exit code; a signal says the signal', () => {
   assert.match(String(finishedJobReply(job({ exitCode: 2, text: null }), []).body.message), /code 2/);
   assert.match(String(finishedJobReply(job({ exitCode: null, signal: 'SIGKILL', text: null }), []).body.message), /SIGKILL/);
 });
 
-test('spawn_error is a 500 execution_error with the spawn error and a null exitCode', () => {
+void test('spawn_error is a 500 execution_error with the spawn error and a null exitCode', () => {
   const r = finishedJobReply(job({ reason: 'spawn_error', exitCode: null, pid: null, text: null, errorMessage: 'spawn claude ENOENT' }), []);
   assert.equal(r.statusCode, 500);
   assert.equal(r.body.error, 'execution_error');
@@ -82,14 +82,14 @@ test('spawn_error is a 500 execution_error with the spawn error and a null exitC
   assert.equal(r.body.exitCode, null);
 });
 
-test('timeout is a 408 with partial text (or null), images, durationMs and jobId', () => {
+void test('timeout is a 408 with partial text (or null), images, durationMs and jobId', () => {
   const r = finishedJobReply(job({ reason: 'timeout', exitCode: null, signal: 'SIGTERM', text: 'partial', errorMessage: 'timed out after 1000 ms' }), imgs);
   assert.equal(r.statusCode, 408);
   assert.deepEqual(r.body, { error: 'timeout', message: 'timed out after 1000 ms', text: 'partial', images: imgs, durationMs: 1500, jobId: 'job-1' });
   assert.equal(finishedJobReply(job({ reason: 'timeout', text: '' }), []).body.text, null);
 });
 
-test('memory_limit is a 500 with text and peakRssBytes', () => {
+void test('memory_limit is a 500 with text and peakRssBytes', () => {
   const r = finishedJobReply(job({ reason: 'memory_limit', exitCode: null, signal: 'SIGKILL', text: null }), []);
   assert.equal(r.statusCode, 500);
   assert.equal(r.body.error, 'memory_limit');
@@ -97,27 +97,27 @@ test('memory_limit is a 500 with text and peakRssBytes', () => {
   assert.ok('text' in r.body);
 });
 
-test('shutdown is a 503 shutting_down with the partial text', () => {
+void test('shutdown is a 503 shutting_down with the partial text', () => {
   const r = finishedJobReply(job({ reason: 'shutdown', exitCode: null, text: 'half' }), []);
   assert.equal(r.statusCode, 503);
   assert.equal(r.body.error, 'shutting_down');
   assert.equal(r.body.text, 'half');
 });
 
-test('cancelled is a 500 execution_error', () => {
+void test('cancelled is a 500 execution_error', () => {
   const r = finishedJobReply(job({ reason: 'cancelled', exitCode: null }), []);
   assert.equal(r.statusCode, 500);
   assert.equal(r.body.error, 'execution_error');
   assert.equal(r.outcome, 'cancelled');
 });
 
-test('a resume of an unknown session is a 404 session_not_found', () => {
+void test('a resume of an unknown session is a 404 session_not_found', () => {
   const r = finishedJobReply(job({ exitCode: 1, errorCode: 'session_not_found', errorMessage: 'No conversation found' }), []);
   assert.equal(r.statusCode, 404);
   assert.equal(r.body.error, 'session_not_found');
 });
 
-test('a running job is a 202 with its live state', () => {
+void test('a running job is a 202 with its live state', () => {
   const r = jobReply(job({ state: 'running', endedAt: null, exitCode: null, reason: null, text: null }), imgs);
   assert.equal(r.statusCode, 202);
   assert.equal(r.body.state, 'running');
@@ -125,7 +125,7 @@ test('a running job is a 202 with its live state', () => {
   assert.deepEqual(r.body.images, imgs);
 });
 
-test('every error body has error and message strings', () => {
+void test('every error body has error and message strings', () => {
   for (const reason of ['timeout', 'memory_limit', 'shutdown', 'cancelled', 'spawn_error', 'exit'] as const) {
     const r = finishedJobReply(job({ reason, exitCode: reason === 'exit' ? 1 : null }), []);
     assert.equal(typeof r.body.error, 'string', reason);
@@ -134,7 +134,7 @@ test('every error body has error and message strings', () => {
   }
 });
 
-test('outcomeOf labels summaries the way the replies do', () => {
+void test('outcomeOf labels summaries the way the replies do', () => {
   assert.equal(outcomeOf(job()), 'ok');
   assert.equal(outcomeOf(job({ reason: 'timeout' })), 'timeout');
   assert.equal(outcomeOf(job({ exitCode: 1 })), 'execution_error');
