@@ -1,0 +1,124 @@
+// The control protocol (common/protocol.ts ROUTES) as a Fastify app. build() never
+// listens: main.ts puts it on the Unix socket, tests call app.inject().
+import Fastify, { type FastifyError } from 'fastify';
+import type { Logger } from '../../common/logger.ts';
+import {
+  jobViewSchema,
+  MAX_WAIT_MS,
+  ROUTES,
+  startJobRequestSchema,
+  supervisorStatusSchema,
+  type HealthResponse,
+  type StartJobRequest,
+  type SupervisorStatus,
+} from '../../common/protocol.ts';
+import { ERROR_CODES, NotFound } from './errors.ts';
+import type { JobRunner } from './runner.ts';
+
+export interface AppDeps {
+  runner: JobRunner;
+  log: Logger;
+  /** Everything /status says besides jobs. */
+  status: () => Omit<SupervisorStatus, 'job' | 'recentJobs' | 'shuttingDown'>;
+}
+
+/** Prompts are large (a 5 MB prompt is supported); keep a bound all the same. */
+export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
+const idParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;
+
+const waitQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { timeoutMs: { type: 'string', pattern: '^\\d{1,9}$' } },
+} as const;
+
+const jobResponse = { 200: jobViewSchema };
+const ourCodes = new Set<string>(ERROR_CODES);
+/** @fastify/error upper-cases codes; the protocol's codes are lower-case. */
+const publicCode = (code: string): string => code.toLowerCase();
+
+export function build(deps: AppDeps) {
+  const { runner, log } = deps;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Reject what the schema does not allow instead of silently fixing it.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = new NotFound(request.method, request.url);
+    void reply.code(404).send({ error: publicCode(err.code), message: err.message });
+  });
+
+  app.setErrorHandler((err: FastifyError & { jobId?: string }, _request, reply) => {
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    const status = err.statusCode ?? 500;
+    const code = publicCode(err.code ?? '');
+    if (status >= 500 && !ourCodes.has(code)) {
+      log.error({ err }, 'error');
+      return reply.code(500).send({ error: 'internal_error', message: 'Internal error' });
+    }
+    if (ourCodes.has(code)) {
+      return reply.code(status).send({ error: code, message: err.message, ...(err.jobId ? { jobId: err.jobId } : {}) });
+    }
+    // Framework errors (bad JSON, wrong content type, body too large) are the caller's.
+    return reply.code(status === 413 ? 413 : 400).send({ error: 'bad_request', message: err.message });
+  });
+
+  app.get(ROUTES.health, async (): Promise<HealthResponse> => ({ status: 'ok' }));
+
+  app.get(ROUTES.status, { schema: { response: { 200: supervisorStatusSchema } } }, async (): Promise<SupervisorStatus> => {
+    const now = Date.now();
+    return {
+      ...deps.status(),
+      shuttingDown: runner.isShuttingDown,
+      job: runner.running?.summary(now) ?? null,
+      recentJobs: runner.recent().map((j) => j.summary(now)),
+    };
+  });
+
+  app.post<{ Body: StartJobRequest }>(
+    ROUTES.jobs,
+    { schema: { body: startJobRequestSchema, response: { 200: jobViewSchema, 201: jobViewSchema } } },
+    async (request, reply) => {
+      const { job, created } = runner.start(request.body);
+      return reply.code(created ? 201 : 200).send(job.view());
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(ROUTES.job, { schema: { params: idParams, response: jobResponse } }, async (request) =>
+    runner.get(request.params.id).view(),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { timeoutMs?: string } }>(
+    ROUTES.wait,
+    { schema: { params: idParams, querystring: waitQuery, response: jobResponse } },
+    async (request, reply) => {
+      const asked = request.query.timeoutMs === undefined ? MAX_WAIT_MS : Number(request.query.timeoutMs);
+      // Stop waiting when the caller goes away, so abandoned long polls hold nothing.
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      reply.raw.once('close', onClose);
+      try {
+        const job = await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal);
+        return job.view();
+      } finally {
+        reply.raw.off('close', onClose);
+      }
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(ROUTES.cancel, { schema: { params: idParams, response: jobResponse } }, async (request) => {
+    const job = await runner.cancel(request.params.id);
+    return job.view();
+  });
+
+  return app;
+}
+export type SupervisorApp = ReturnType<typeof build>;

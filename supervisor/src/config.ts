@@ -1,0 +1,122 @@
+// The supervisor's settings: every variable is read and validated here, once, into a
+// frozen object with units in the names. A bad value throws ConfigError naming the
+// variable; main.ts turns that into one line on stderr and exit 1.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, type Env, readBool, readInt, readOptional, readPath, readString } from '../../common/env.ts';
+import { lookupGroupId, lookupUser, type UserEntry } from './users.ts';
+
+export const MIB = 1024 * 1024;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface SupervisorConfig {
+  socketPath: string;
+  /** Group that may use the socket (mode 0660); null: owner only (0600). */
+  socketGid: number | null;
+  claudeBin: string;
+  workspaceDir: string;
+  imagesDir: string;
+  /** The user the CLI runs as; null: the supervisor's own user. */
+  agentUser: UserEntry | null;
+  isSandbox: boolean;
+  maxOutputBytes: number;
+  killGraceMs: number;
+  commandTimeoutMs: number;
+  memoryLimitBytes: number;
+  sampleIntervalMs: number;
+  logLevel: string;
+}
+
+export interface ConfigHost {
+  uid: number;
+  passwdFile?: string;
+  groupFile?: string;
+  repoRoot?: string;
+  /** Is this an executable file? (injected by tests) */
+  isExecutable?: (path: string) => boolean;
+}
+
+const repoRootDefault = fileURLToPath(new URL('../../', import.meta.url));
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pinned CLI in node_modules, else `claude` found on PATH, else plain `claude` (spawn then fails with ENOENT). */
+function defaultClaudeBin(env: Env, repoRoot: string, isExecutable: (p: string) => boolean): string {
+  const pinned = join(repoRoot, 'node_modules', '.bin', 'claude');
+  if (isExecutable(pinned)) return pinned;
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir !== '' && isExecutable(join(dir, 'claude'))) return join(dir, 'claude');
+  }
+  return 'claude';
+}
+
+export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.() ?? -1 }): Readonly<SupervisorConfig> {
+  const isExecutable = host.isExecutable ?? isExecutableFile;
+
+  const socketPath = readPath(env, 'SUPERVISOR_SOCKET', '/tmp/agent-cockpit/supervisor.sock');
+  // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+  if (Buffer.byteLength(socketPath) > 107) {
+    throw new ConfigError('SUPERVISOR_SOCKET', 'an absolute path of at most 107 bytes', socketPath);
+  }
+
+  const groupRaw = readOptional(env, 'SUPERVISOR_SOCKET_GROUP');
+  let socketGid: number | null = null;
+  if (groupRaw !== undefined) {
+    const gid = lookupGroupId(groupRaw, host.groupFile);
+    if (gid === undefined) throw new ConfigError('SUPERVISOR_SOCKET_GROUP', 'a group name from /etc/group or a numeric gid', groupRaw);
+    socketGid = gid;
+  }
+
+  const claudeBinRaw = readOptional(env, 'CLAUDE_BIN');
+  const claudeBin = claudeBinRaw ?? defaultClaudeBin(env, host.repoRoot ?? repoRootDefault, isExecutable);
+
+  const userRaw = readOptional(env, 'AGENT_USER');
+  let agentUser: UserEntry | null = null;
+  if (userRaw !== undefined) {
+    const user = lookupUser(userRaw, host.passwdFile);
+    if (user === undefined) throw new ConfigError('AGENT_USER', 'a user name or uid listed in /etc/passwd', userRaw);
+    if (host.uid !== 0 && user.uid !== host.uid) {
+      throw new ConfigError('AGENT_USER', `your own user (uid ${host.uid}) unless the supervisor runs as root`, userRaw);
+    }
+    agentUser = user;
+  }
+  const isSandbox = readBool(env, 'IS_SANDBOX', false);
+
+  // The CLI refuses --dangerously-skip-permissions as root (FINDINGS): fail now, not per job.
+  const cliRunsAsRoot = agentUser === null ? host.uid === 0 : agentUser.uid === 0;
+  if (cliRunsAsRoot && !isSandbox) {
+    throw new ConfigError(
+      'AGENT_USER',
+      'a non-root user to run the CLI as, because the Claude CLI refuses --dangerously-skip-permissions as root; ' +
+        'set AGENT_USER (preferred) or IS_SANDBOX=1',
+      userRaw,
+    );
+  }
+
+  const logLevel = readString(env, 'LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, logLevel);
+
+  return Object.freeze({
+    socketPath,
+    socketGid,
+    claudeBin,
+    workspaceDir: readPath(env, 'WORKSPACE_DIR', '/tmp/agent-cockpit/workspace'),
+    imagesDir: readPath(env, 'IMAGES_DIR', '/tmp/images'),
+    agentUser: agentUser === null ? null : Object.freeze(agentUser),
+    isSandbox,
+    maxOutputBytes: readInt(env, 'MAX_OUTPUT_BYTES', 10 * MIB, 1024, 1024 * MIB),
+    killGraceMs: readInt(env, 'KILL_GRACE_MS', 5000, 0, 300_000),
+    commandTimeoutMs: readInt(env, 'COMMAND_TIMEOUT_MS', 300_000, 100, 24 * 3600_000),
+    memoryLimitBytes: readInt(env, 'MEMORY_LIMIT_MB', 2048, 16, 1024 * 1024) * MIB,
+    sampleIntervalMs: readInt(env, 'SAMPLE_INTERVAL_MS', 1000, 50, 60_000),
+    logLevel,
+  });
+}

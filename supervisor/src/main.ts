@@ -1,0 +1,110 @@
+// The supervisor process: config, logger, startup cleanup, the socket, signals.
+import { chownSync, mkdirSync } from 'node:fs';
+import { loadOrExit } from '../../common/env.ts';
+import { createLogger } from '../../common/logger.ts';
+import { build } from './app.ts';
+import { detectCgroups } from './cgroup.ts';
+import { loadConfig, type SupervisorConfig } from './config.ts';
+import { killLeftovers } from './leftovers.ts';
+import { instanceTagFor } from './marker.ts';
+import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
+import { JobRunner } from './runner.ts';
+import { installShutdown } from './shutdown.ts';
+import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError } from './socket.ts';
+
+const VERSION = '0.1.0';
+/** Headroom beyond KILL_GRACE_MS for the SIGKILL rounds, draining pipes, closing the socket. */
+const SHUTDOWN_SLACK_MS = 1500;
+
+/** Directories the agent writes to: created if missing, and then owned by the agent user. */
+function ensureAgentDir(path: string, config: Readonly<SupervisorConfig>): void {
+  const created = mkdirSync(path, { recursive: true });
+  if (created !== undefined && config.agentUser !== null) chownSync(path, config.agentUser.uid, config.agentUser.gid);
+}
+
+async function main(): Promise<void> {
+  const config = loadOrExit(() => loadConfig(process.env), 'supervisor');
+  const log = createLogger({ name: 'supervisor', level: config.logLevel });
+  const startedAt = Date.now();
+  const isPid1 = process.pid === 1;
+  const instanceTag = instanceTagFor(config.socketPath);
+
+  try {
+    if (await prepareSocketPath(config.socketPath, config.socketGid)) {
+      log.warn({ socketPath: config.socketPath }, 'removed a stale socket');
+    }
+  } catch (err) {
+    if (err instanceof SocketInUseError) {
+      log.fatal({ socketPath: config.socketPath }, 'another supervisor is live on this socket: refusing to start');
+    } else {
+      log.fatal({ err, socketPath: config.socketPath }, 'cannot use the socket path');
+    }
+    process.exit(1);
+  }
+  ensureAgentDir(config.workspaceDir, config);
+  ensureAgentDir(config.imagesDir, config);
+
+  const cgroups = detectCgroups(`agent-cockpit-${instanceTag}-probe`);
+  log.info(cgroups === null ? { cgroup: null } : { cgroup: cgroups.kind, path: cgroups.parentDir }, cgroups === null ? 'cgroups unavailable: process tree from /proc only' : 'per-job cgroups enabled');
+  await killLeftovers(instanceTag, cgroups, log);
+
+  const runner = new JobRunner({ config, log, instanceTag, cgroups, env: process.env });
+  const limits = {
+    timeoutMs: config.commandTimeoutMs,
+    memoryLimitBytes: config.memoryLimitBytes,
+    maxOutputBytes: config.maxOutputBytes,
+    killGraceMs: config.killGraceMs,
+    sampleIntervalMs: config.sampleIntervalMs,
+  };
+  const warnings = pid1Warnings(isPid1);
+  const app = build({
+    runner,
+    log,
+    status: () => ({
+      pid: process.pid,
+      pid1: isPid1,
+      uptimeMs: Date.now() - startedAt,
+      version: VERSION,
+      zombies: isPid1 ? zombieCount() : 0,
+      warnings,
+      cgroup: { enabled: cgroups !== null, path: cgroups?.parentDir ?? null },
+      limits,
+    }),
+  });
+
+  await listenPrivately(() => app.listen({ path: config.socketPath }), config.socketPath, config.socketGid);
+  log.info(
+    { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag },
+    'startup',
+  );
+  for (const w of warnings) log.warn({ pid1: true }, w);
+
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', ...(isPid1 ? PID1_EXTRA_SIGNALS : [])];
+  installShutdown({
+    signals,
+    log,
+    deadlineMs: config.killGraceMs + SHUTDOWN_SLACK_MS,
+    hurry: () => runner.hurry(),
+    forceKill: () => {
+      const n = runner.killNow();
+      removeSocket(config.socketPath);
+      return n;
+    },
+    close: async () => {
+      await runner.shutdown();
+      await app.close();
+      removeSocket(config.socketPath);
+    },
+  });
+
+  const crash = (err: unknown): void => {
+    log.fatal({ err }, 'error');
+    runner.killNow();
+    removeSocket(config.socketPath);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+}
+
+await main();

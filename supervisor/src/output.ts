@@ -1,0 +1,87 @@
+// Output capture in bounded memory: stdout and stderr are always read to the end (a
+// CLI blocked on a full pipe would never exit), but only the first maxBytes are kept.
+
+/** Keeps the first maxBytes of a stream; counts the rest. */
+export class HeadCapture {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  totalBytes = 0;
+  truncated = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  push(chunk: Buffer): void {
+    this.totalBytes += chunk.length;
+    const room = this.maxBytes - this.kept;
+    if (room <= 0) {
+      if (chunk.length > 0) this.truncated = true;
+      return;
+    }
+    if (chunk.length <= room) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+      return;
+    }
+    // Copy the part we keep so the rest of the chunk can be collected.
+    this.chunks.push(Buffer.from(chunk.subarray(0, room)));
+    this.kept += room;
+    this.truncated = true;
+  }
+
+  /** The kept bytes as UTF-8 text, never ending in half a character when cut. */
+  text(): string {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    return (this.truncated ? utf8CompletePrefix(all) : all).toString('utf8');
+  }
+
+  /** Drop the kept bytes (after text() was taken). */
+  release(): void {
+    this.chunks = [];
+  }
+}
+
+/** Keeps the last maxBytes of a stream in one fixed buffer. */
+export class TailCapture {
+  private readonly ring: Buffer;
+  private length = 0;
+  totalBytes = 0;
+
+  constructor(maxBytes: number) {
+    this.ring = Buffer.alloc(maxBytes);
+  }
+
+  push(chunk: Buffer): void {
+    this.totalBytes += chunk.length;
+    const size = this.ring.length;
+    if (chunk.length >= size) {
+      chunk.copy(this.ring, 0, chunk.length - size);
+      this.length = size;
+      return;
+    }
+    const keep = Math.min(this.length, size - chunk.length);
+    this.ring.copy(this.ring, 0, this.length - keep, this.length);
+    chunk.copy(this.ring, keep);
+    this.length = keep + chunk.length;
+  }
+
+  /** The tail as text, starting at a character boundary. */
+  text(): string {
+    let start = 0;
+    // Skip UTF-8 continuation bytes (10xxxxxx) left by the cut.
+    while (start < this.length && start < 3 && (this.ring[start]! & 0xc0) === 0x80) start += 1;
+    return this.ring.toString('utf8', start, this.length);
+  }
+}
+
+/** The longest prefix of buf that does not end inside a multi-byte UTF-8 character. */
+export function utf8CompletePrefix(buf: Buffer): Buffer {
+  const n = buf.length;
+  // Look back at most 3 bytes for the lead byte of the last character.
+  for (let i = n - 1; i >= 0 && i >= n - 4; i--) {
+    const b = buf[i]!;
+    if ((b & 0xc0) === 0x80) continue; // continuation byte
+    const need = b < 0x80 ? 1 : (b & 0xe0) === 0xc0 ? 2 : (b & 0xf0) === 0xe0 ? 3 : (b & 0xf8) === 0xf0 ? 4 : 1;
+    return n - i >= need ? buf : buf.subarray(0, i);
+  }
+  return buf;
+}
