@@ -1,0 +1,328 @@
+// The deploy files read with real parsers (Dockerfile, TOML, YAML) and checked against
+// what the image and the Fly Machine promise: users, pinned versions, signals, checks,
+// ports, no secrets. Fast: no process but the entrypoint's refusal to start.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
+import { parse as parseYaml } from 'yaml';
+import { execForm, keyValues, parseDockerfile, shellWords, splitFlags, type Instruction } from '../support/deploy-dockerfile.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');
+const overlay = path.join(root, 'docker/s6-overlay');
+const servicesDir = path.join(overlay, 'etc/s6/services');
+
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL/i;
+const SECRETS = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'API_TOKEN'];
+
+const dockerfile = parseDockerfile(read('docker/Dockerfile'));
+const packageJson = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
+
+function all(keyword: string): Instruction[] {
+  return dockerfile.filter((i) => i.keyword === keyword);
+}
+function only(keyword: string): Instruction {
+  const found = all(keyword);
+  assert.equal(found.length, 1, `exactly one ${keyword}`);
+  return found[0]!;
+}
+function indexOf(predicate: (i: Instruction) => boolean, what: string): number {
+  const index = dockerfile.findIndex(predicate);
+  assert.notEqual(index, -1, `Dockerfile has ${what}`);
+  return index;
+}
+/** Every ENV the image sets, later ones winning. */
+function imageEnv(): Map<string, string | undefined> {
+  const env = new Map<string, string | undefined>();
+  for (const i of all('ENV')) for (const [k, v] of keyValues(i)) env.set(k, v);
+  return env;
+}
+function timeoutKillMs(service: string): number {
+  const value = Number(readFileSync(path.join(servicesDir, service, 'timeout-kill'), 'utf8').trim());
+  assert.ok(Number.isInteger(value) && value > 0, `${service}/timeout-kill is a positive whole number of ms`);
+  return value;
+}
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+/** Seconds in a compose/Fly duration: 30, "30s", "1m30s". */
+function seconds(value: unknown): number {
+  if (typeof value === 'number') return value;
+  assert.equal(typeof value, 'string', `duration ${String(value)}`);
+  let total = 0;
+  const text = value as string;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let consumed = 0;
+  for (let match = re.exec(text); match !== null; match = re.exec(text)) {
+    const n = Number(match[1]);
+    total += match[2] === 'h' ? n * 3600 : match[2] === 'm' ? n * 60 : match[2] === 's' ? n : n / 1000;
+    consumed += match[0].length;
+  }
+  assert.equal(consumed, text.length, `duration ${text} is readable`);
+  return total;
+}
+/** Megabytes in "4gb", "4096mb", "4g", 4096. */
+function megabytes(value: unknown): number {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+(?:\.\d+)?)\s*(g|gb|m|mb)$/i.exec(String(value));
+  assert.ok(match, `memory size ${String(value)} is readable`);
+  return Number(match[1]) * (match[2]!.toLowerCase().startsWith('g') ? 1024 : 1);
+}
+
+void describe('Dockerfile', () => {
+  void test('defaults to an official Node 22 Debian bookworm base, overridable', () => {
+    const arg = dockerfile.find((i) => i.keyword === 'ARG' && keyValues(i).has('BASE_IMAGE'));
+    assert.ok(arg, 'ARG BASE_IMAGE');
+    assert.ok(dockerfile.indexOf(arg) < indexOf((i) => i.keyword === 'FROM', 'FROM'), 'ARG before FROM');
+    assert.match(keyValues(arg).get('BASE_IMAGE') ?? '', /^node:22(\.\d+)*-bookworm(-slim)?$/);
+    assert.equal(only('FROM').args.trim(), '${BASE_IMAGE}');
+  });
+
+  void test('installs Chromium, fonts, git, s6 and execline from Debian, and cleans apt', () => {
+    const aptRun = all('RUN').find((i) => i.args.includes('apt-get install'));
+    assert.ok(aptRun, 'an apt-get install step');
+    const words = new Set(shellWords(aptRun.args.replace(/&&/g, ' ')));
+    for (const pkg of ['chromium', 'fonts-liberation', 'git', 's6', 'execline', 'ca-certificates', 'procps']) {
+      assert.ok(words.has(pkg), `apt installs ${pkg}`);
+    }
+    assert.ok(words.has('--no-install-recommends'));
+    assert.match(aptRun.args, /rm -rf \/var\/lib\/apt\/lists/);
+  });
+
+  void test('creates the agent and api users with fixed non-root ids, and never switches USER', () => {
+    const runs = all('RUN').map((i) => i.args).join(' && ');
+    for (const user of ['agent', 'api']) {
+      const command = runs.split('&&').map((c) => shellWords(c.trim())).find((w) => w[0] === 'useradd' && w.at(-1) === user);
+      assert.ok(command, `useradd ${user}`);
+      const uid = Number(command[command.indexOf('--uid') + 1]);
+      assert.ok(Number.isInteger(uid) && uid >= 1000, `${user} has a fixed non-root uid (got ${uid})`);
+    }
+    // The entrypoint must start as root: the supervisor drops the CLI to the agent itself.
+    assert.equal(all('USER').length, 0, 'no USER instruction');
+  });
+
+  void test('pins the Claude Code CLI and the Playwright CLI through the lockfile', () => {
+    const text = read('docker/Dockerfile');
+    assert.doesNotMatch(text, /@latest/);
+    assert.doesNotMatch(text, /npm (i|install)\b/, 'npm ci, never npm install');
+    assert.doesNotMatch(text, /playwright install/, 'no browser download');
+    const npmCi = indexOf((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args), 'RUN npm ci');
+    const copyLock = indexOf((i) => i.keyword === 'COPY' && i.args.includes('package-lock.json'), 'COPY package-lock.json');
+    assert.ok(copyLock < npmCi, 'the lockfile is copied before npm ci');
+    for (const [name, bin] of [['@anthropic-ai/claude-code', 'claude'], ['playwright', 'playwright']] as const) {
+      const wanted = packageJson.dependencies[name];
+      assert.match(wanted ?? '', /^\d+\.\d+\.\d+$/, `${name} is an exact version in package.json`);
+      assert.equal(lock.packages[`node_modules/${name}`]?.version, wanted, `${name} locked at ${wanted}`);
+      assert.match(text, new RegExp(`/app/node_modules/\\.bin/${bin}\\b`), `${bin} is linked onto PATH`);
+    }
+    const skip = indexOf((i) => i.keyword === 'ENV' && keyValues(i).get('PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD') === '1', 'PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1');
+    assert.ok(skip < npmCi, 'browser download is off before npm ci');
+    assert.equal(imageEnv().get('PLAYWRIGHT_BROWSERS_PATH'), '/opt/ms-playwright');
+  });
+
+  void test('orders layers for the cache: packages, dependencies, then the source', () => {
+    const apt = indexOf((i) => i.keyword === 'RUN' && i.args.includes('apt-get install'), 'apt step');
+    const npmCi = indexOf((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args), 'npm ci');
+    const source = indexOf((i) => i.keyword === 'COPY' && i.args.includes('supervisor/src'), 'COPY supervisor/src');
+    assert.ok(apt < npmCi && npmCi < source);
+  });
+
+  void test('copies only files that exist and that .dockerignore lets through', () => {
+    const allowed = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
+    assert.ok(read('.dockerignore').split('\n').includes('*'), '.dockerignore starts from nothing (an allowlist)');
+    assert.ok(!allowed.some((a) => a.startsWith('.env')), '.env never enters the build context');
+    for (const copy of all('COPY')) {
+      const argv = execForm(copy.args) ?? shellWords(splitFlags(copy.args).rest);
+      for (const source of argv.slice(0, -1)) {
+        const clean = source.replace(/\/$/, '');
+        assert.ok(existsSync(path.join(root, clean)), `COPY source ${source} exists`);
+        assert.ok(allowed.some((a) => clean === a || clean.startsWith(`${a}/`)), `${source} is in the .dockerignore allowlist`);
+      }
+    }
+  });
+
+  void test('bakes in no secret', () => {
+    for (const i of [...all('ENV'), ...all('ARG')]) {
+      for (const name of keyValues(i).keys()) assert.doesNotMatch(name, SECRET_NAME, `${i.keyword} ${name} (line ${i.line})`);
+    }
+    // An extra CA for the build comes in as a build secret, mounted for one step only.
+    const npmCi = all('RUN').find((i) => /\bnpm ci\b/.test(i.args))!;
+    assert.deepEqual(splitFlags(npmCi.args).flags.get('mount'), ['type=secret,id=extra_ca']);
+  });
+
+  void test('exposes 3001 with a HEALTHCHECK on /health, stops on SIGTERM, enters through the entrypoint', () => {
+    assert.deepEqual(only('EXPOSE').args.trim().split(/\s+/), ['3001']);
+    assert.equal(imageEnv().get('PORT'), '3001');
+    const { flags, rest } = splitFlags(only('HEALTHCHECK').args);
+    assert.ok(flags.has('interval') && flags.has('timeout'), 'healthcheck interval and timeout');
+    assert.match(rest, /^CMD\s/);
+    assert.match(rest, /\/health/);
+    assert.equal(only('STOPSIGNAL').args.trim(), 'SIGTERM');
+    const entrypoint = execForm(only('ENTRYPOINT').args);
+    assert.deepEqual(entrypoint, ['/usr/local/bin/entrypoint'], 'exec form, so signals reach it');
+    assert.ok(isExecutable(path.join(overlay, 'usr/local/bin/entrypoint')), 'the entrypoint is in the overlay, executable');
+  });
+
+  void test('keeps the socket away from the agent and the data on /data', () => {
+    const env = imageEnv();
+    assert.equal(env.get('AGENT_USER'), 'agent');
+    assert.equal(env.get('SUPERVISOR_SOCKET_GROUP'), 'api');
+    const socketDir = path.dirname(env.get('SUPERVISOR_SOCKET') ?? '');
+    assert.ok(socketDir.startsWith('/run/'), 'socket under /run');
+    for (const name of ['WORKSPACE_DIR', 'CLAUDE_CONFIG_DIR', 'IMAGES_DIR']) {
+      const dir = env.get(name) ?? '';
+      assert.ok(dir.startsWith('/data/'), `${name} on the volume`);
+      assert.ok(!dir.startsWith(socketDir) && !socketDir.startsWith(dir), `${name} apart from the socket folder`);
+    }
+  });
+});
+
+void describe('s6 service directories', () => {
+  for (const service of ['supervisor', 'api']) {
+    void test(`${service}: executable run and finish, readiness fd, timeout-kill`, () => {
+      for (const file of ['run', 'finish', 'data/check']) {
+        assert.ok(isExecutable(path.join(servicesDir, service, file)), `${service}/${file} is executable`);
+      }
+      assert.equal(readFileSync(path.join(servicesDir, service, 'notification-fd'), 'utf8').trim(), '3');
+      timeoutKillMs(service);
+      const run = readFileSync(path.join(servicesDir, service, 'run'), 'utf8');
+      assert.match(run, /\$\{APP_DIR:-\/app\}/, 'the app folder comes from APP_DIR (tests point it at the checkout)');
+      assert.match(run, new RegExp(`node --import tsx ${service}/src/main\\.ts`));
+    });
+  }
+
+  void test('the api drops to the api user; the supervisor stays root and never sees API_TOKEN', () => {
+    const api = readFileSync(path.join(servicesDir, 'api/run'), 'utf8');
+    const supervisor = readFileSync(path.join(servicesDir, 'supervisor/run'), 'utf8');
+    assert.match(api, /s6-setuidgid api node /);
+    assert.doesNotMatch(supervisor, /s6-setuidgid/);
+    assert.match(supervisor, /^unset API_TOKEN$/m);
+  });
+
+  void test('supervisor timeout-kill covers its own shutdown (KILL_GRACE_MS + 2 s)', () => {
+    const killGraceMs = Number(imageEnv().get('KILL_GRACE_MS'));
+    assert.ok(timeoutKillMs('supervisor') >= killGraceMs + 2000);
+    assert.ok(timeoutKillMs('api') > 5000, 'api timeout-kill covers its 5 s shutdown deadline');
+  });
+
+  void test('SIGTERM and SIGINT are diverted to the ordered shutdown', () => {
+    for (const signal of ['SIGTERM', 'SIGINT']) {
+      assert.ok(isExecutable(path.join(servicesDir, '.s6-svscan', signal)), `.s6-svscan/${signal}`);
+    }
+    const script = readFileSync(path.join(servicesDir, '.s6-svscan/SIGTERM'), 'utf8');
+    const supervisorDown = script.indexOf('s6-svc -d supervisor');
+    const apiDown = script.indexOf('s6-svc -d api');
+    assert.ok(supervisorDown !== -1 && apiDown > supervisorDown, 'supervisor goes down before the api');
+    assert.match(script, /exec s6-svscanctl -t \.\s*$/);
+  });
+});
+
+void describe('fly.toml', () => {
+  const fly = parseToml(read('fly.toml')) as Record<string, unknown>;
+  const http = fly.http_service as Record<string, unknown>;
+
+  void test('builds the Dockerfile and runs both processes in one Machine', () => {
+    assert.equal((fly.build as Record<string, unknown>).dockerfile, 'docker/Dockerfile');
+    const groups = fly.processes === undefined ? [] : Object.keys(fly.processes as object);
+    assert.ok(groups.length <= 1, 'one process group: the supervisor and the API share a socket');
+  });
+
+  void test('stops with SIGTERM and waits longer than the services can take', () => {
+    assert.equal(fly.kill_signal, 'SIGTERM');
+    const killTimeoutS = seconds(fly.kill_timeout);
+    const env = fly.env as Record<string, string>;
+    const killGraceMs = Number(env.KILL_GRACE_MS ?? imageEnv().get('KILL_GRACE_MS'));
+    assert.ok(killTimeoutS >= killGraceMs / 1000 + 2, 'covers the supervisor');
+    // The entrypoint sets timeout-kill to KILL_GRACE_MS + 5 s and API_SHUTDOWN_TIMEOUT_MS + 3 s; they run in turn.
+    assert.ok(killTimeoutS >= (killGraceMs + 5000 + 5000 + 3000) / 1000, 'covers both services stopping in turn');
+    assert.ok(killTimeoutS <= 300, "Fly's maximum");
+  });
+
+  void test('serves 3001 with a /health check and never auto-stops', () => {
+    assert.equal(http.internal_port, 3001);
+    assert.ok(http.auto_stop_machines === 'off' || http.auto_stop_machines === false);
+    assert.ok((http.min_machines_running as number) >= 1);
+    const checks = http.checks as Array<Record<string, unknown>>;
+    assert.ok(checks.some((c) => c.path === '/health' && (c.method ?? 'GET') === 'GET'));
+  });
+
+  void test('mounts a volume on /data and sizes the VM for Chromium and the CLI', () => {
+    const mounts = (Array.isArray(fly.mounts) ? fly.mounts : [fly.mounts]) as Array<Record<string, unknown>>;
+    assert.ok(mounts.some((m) => m.destination === '/data' && typeof m.source === 'string'));
+    const vm = (fly.vm as Array<Record<string, unknown>>)[0]!;
+    assert.ok(megabytes(vm.memory) >= 4096, 'at least 4 GB');
+  });
+
+  void test('carries no secret', () => {
+    for (const name of Object.keys(fly.env as object)) assert.doesNotMatch(name, SECRET_NAME);
+  });
+});
+
+void describe('docker-compose.yml', () => {
+  const compose = parseYaml(read('docker-compose.yml')) as { services: Record<string, Record<string, unknown>> };
+  const services = Object.values(compose.services);
+
+  void test('one service, built from docker/Dockerfile, secrets from .env', () => {
+    assert.equal(services.length, 1);
+    const service = services[0]!;
+    assert.equal((service.build as Record<string, unknown>).dockerfile, 'docker/Dockerfile');
+    assert.deepEqual([service.env_file].flat(), ['.env']);
+    assert.equal(service.environment, undefined, 'settings go in .env, not in the file');
+  });
+
+  void test('publishes 3001, limits memory, restarts, and waits out the shutdown', () => {
+    const service = services[0]!;
+    assert.ok((service.ports as string[]).some((p) => /(^|:)3001:3001$/.test(String(p))));
+    const limits = ((service.deploy as Record<string, unknown>)?.resources as Record<string, unknown>)?.limits as Record<string, unknown>;
+    assert.ok(megabytes(limits?.memory ?? service.mem_limit) >= 2048);
+    assert.ok(['always', 'unless-stopped', 'on-failure'].includes(String(service.restart)));
+    assert.ok(seconds(service.stop_grace_period) >= seconds((parseToml(read('fly.toml')) as Record<string, unknown>).kill_timeout));
+    assert.ok((service.volumes as string[]).some((v) => String(v).endsWith(':/data')));
+  });
+});
+
+void describe('.env.example', () => {
+  void test('names every secret and holds no value', () => {
+    const lines = read('.env.example').split('\n');
+    for (const name of SECRETS) {
+      const line = lines.find((l) => l.replace(/^#\s*/, '').startsWith(`${name}=`));
+      assert.ok(line, `${name} listed`);
+      assert.equal(line.split('=')[1], '', `${name} has no value`);
+    }
+    assert.match(read('.gitignore'), /^\.env$/m, '.env itself is git-ignored');
+  });
+});
+
+void describe('entrypoint', () => {
+  const entrypoint = path.join(overlay, 'usr/local/bin/entrypoint');
+  const run = (env: Record<string, string>) =>
+    spawnSync('/bin/sh', [entrypoint], { env: { PATH: process.env.PATH, SUPERVISOR_SOCKET: '/nonexistent/s.sock', ...env }, encoding: 'utf8' });
+  const notRoot = process.getuid?.() !== 0 ? 'the entrypoint checks secrets only once it runs as root' : false;
+
+  void test('refuses to start without Claude credentials, naming both variables', { skip: notRoot }, () => {
+    const result = run({ API_TOKEN: 'x'.repeat(32) });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN/);
+  });
+
+  void test('refuses to start without API_TOKEN', { skip: notRoot }, () => {
+    const result = run({ ANTHROPIC_API_KEY: 'sk-test' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /set API_TOKEN/);
+    assert.doesNotMatch(result.stderr, /sk-test/, 'never echoes a secret');
+  });
+});
