@@ -1,6 +1,6 @@
 // build(deps) -> the API's Fastify app, routes and hooks wired, never listening (main.ts
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../../common/logger.ts';
 import { bearerMatches } from './auth.ts';
 import { errors, toErrorReply } from './errors.ts';
@@ -41,13 +41,19 @@ export function pathOf(url: string): string {
 export function build(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One 'request' line per request comes from the onResponse hook below instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     // New requests during shutdown get our own 503 body (hook below), not Fastify's.
     return503OnClosing: false,
     // Types are checked, never coerced: `{"text": 1}` is a 400, not the prompt "1".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 1000 },
+    // Errors raised before routing (an undecodable URL) get the same body as any other.
+    frameworkErrors: (err, _request, reply) => {
+      const { statusCode, body } = toErrorReply(err);
+      void (reply as FastifyReply).code(statusCode).send(body);
+    },
   });
   const ctx: RouteContext = { ...deps, jobImages: new JobImages(deps.images) };
 

@@ -32,6 +32,8 @@ function define(code: ErrorCode, message: string) {
   const Ctor = createError(code, message, ERROR_STATUS[code], Error, false);
   return (detail?: string, extra?: Record<string, unknown>): ApiError => {
     const err = new Ctor() as ApiError;
+    // @fastify/error upper-cases codes; ours are public and lower-case.
+    err.code = code;
     if (detail !== undefined) err.message = detail;
     if (extra !== undefined) err.extra = extra;
     return err;

@@ -8,7 +8,8 @@ export function fromSupervisor(err: unknown): unknown {
     return errors.supervisorUnavailable(`The supervisor is not reachable (${err.detail})`);
   }
   if (!(err instanceof SupervisorError)) return err;
-  switch (err.code) {
+  // Lower-cased: @fastify/error upper-cases codes unless the sender resets them.
+  switch (err.code.toLowerCase()) {
     case 'busy':
       return errors.busy(undefined, typeof err.extra.jobId === 'string' ? { jobId: err.extra.jobId } : undefined);
     case 'bad_request':
@@ -18,7 +19,7 @@ export function fromSupervisor(err: unknown): unknown {
     case 'shutting_down':
       return errors.shuttingDown(err.message || undefined);
     default:
-      if (err.statusCode >= 400 && err.statusCode < 500) return new ForwardedError(err.statusCode, err.code, err.message, err.extra);
+      if (err.statusCode >= 400 && err.statusCode < 500) return new ForwardedError(err.statusCode, err.code.toLowerCase(), err.message, err.extra);
       return errors.internal(`The supervisor failed (HTTP ${err.statusCode} ${err.code})`);
   }
 }
