@@ -1,0 +1,155 @@
+// `npm run bench`: starts the processes under test with fixture CLIs in place of Claude,
+// runs the seven benchmarks, and writes docs/benchmarks.md. Each benchmark gets the
+// supervisor configuration it needs (its own instance), so one's leftovers cannot
+// colour another's figures. Never part of `npm test`: these are measurements, not tests.
+// BENCH_QUICK=1 shortens every benchmark (for working on the bench itself; the report
+// says so). BENCH_ONLY=1,4 runs a subset.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
+import { pidsWithEnv } from './lib/proc.ts';
+import { type Section, describeMachine, renderReport } from './lib/report.ts';
+import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startSupervisor } from './lib/services.ts';
+import { benchEndurance } from './scenarios/endurance.ts';
+import { type Footprint, footprintSection, takeFootprint } from './scenarios/footprint.ts';
+import { benchKill } from './scenarios/kill.ts';
+import { benchOutput } from './scenarios/output.ts';
+import { benchOverhead } from './scenarios/overhead.ts';
+import { benchSampling } from './scenarios/sampling.ts';
+import { benchThroughput } from './scenarios/throughput.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map(Number));
+const fixture = (name: string): string => join(FIXTURES, name);
+const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
+
+const started = performance.now();
+const machine = describeMachine();
+const dir = await mkdtemp(join(tmpdir(), 'bench-'));
+const running: Service[] = [];
+const sections: Section[] = [];
+
+function log(message: string): void {
+  console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
+}
+
+/** Run one benchmark; a failure becomes a section saying what failed, and the run goes on. */
+async function attempt(id: number, title: string, fn: () => Promise<Section>): Promise<void> {
+  if (!only.has(id)) return;
+  log(`${id}. ${title}`);
+  try {
+    const section = await fn();
+    sections.push(section);
+    for (const c of section.checks) log(`   ${c.met === true ? 'met   ' : c.met === false ? 'MISSED' : '?     '} ${c.target}: ${c.measured}`);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`   FAILED: ${message}`);
+    sections.push({ id, title, method: 'The benchmark failed before it could measure.', figures: [], checks: [{ target: '(see below)', measured: 'failed', met: null }], notes: [`Error: ${message.split('\n').join(' / ')}`] });
+  }
+}
+
+async function stop(...services: Array<Service | undefined>): Promise<void> {
+  for (const s of services) {
+    if (s === undefined) continue;
+    await s.stop();
+    running.splice(running.indexOf(s), 1);
+  }
+}
+
+async function track<T extends Service>(p: Promise<T>): Promise<T> {
+  const s = await p;
+  running.push(s);
+  return s;
+}
+
+try {
+  const cliArgs = buildCliArgs({}, { imagesDir: join(dir, 'images') });
+
+  // Benchmarks 1, 2 and 6 share one supervisor + API + peer (b), all running trivial.sh.
+  if (only.has(1) || only.has(2) || only.has(6)) {
+    const sup = await track(startSupervisor('sup-main', { dir, claudeBin: fixture('trivial.sh') }));
+    const api = await track(startApi('api-main', dir, sup.socketPath));
+    const peer = await track(startPeer('peer-main', dir, fixture('trivial.sh')));
+    await sleep(1000);
+    const idle: Footprint = takeFootprint({ supervisor: sup.pid, api: api.pid, peer: peer.pid });
+    await attempt(1, 'Request overhead', () =>
+      benchOverhead({ api: api.target, peer: peer.target, fixture: fixture('trivial.sh'), args: cliArgs, iterations: quick ? 30 : 200, warmup: quick ? 5 : 20 }),
+    );
+    await attempt(2, 'Throughput while a job runs', () =>
+      benchThroughput({ apiPort: api.port, api: api.target, peerPort: peer.port, peer: peer.target, supervisor: sup.target, connections: [20, 100], rounds: quick ? 1 : 2, seconds: quick ? 1 : 3 }),
+    );
+    await sleep(1000);
+    const after = takeFootprint({ supervisor: sup.pid, api: api.pid, peer: peer.pid });
+    await attempt(6, 'Footprint', () => Promise.resolve(footprintSection(idle, after)));
+    await stop(peer, api, sup);
+  }
+
+  await attempt(3, 'Sampling cost', async () => {
+    const sup = await track(startSupervisor('sup-sampling', { dir, claudeBin: fixture('tree.sh'), env: { SAMPLE_INTERVAL_MS: '1000' } }));
+    try {
+      await sleep(1000);
+      return await benchSampling({ supervisor: sup.target, supervisorPid: sup.pid, windows: quick ? 1 : 3, windowMs: quick ? 3000 : 5000, sampleIntervalMs: 1000 });
+    } finally {
+      await stop(sup);
+    }
+  });
+
+  await attempt(4, 'Kill latency', async () => {
+    const timeoutMs = 1500;
+    const killGraceMs = 1000;
+    const sup = await track(startSupervisor('sup-kill', { dir, claudeBin: fixture('tree.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: String(killGraceMs) } }));
+    try {
+      return await benchKill({ supervisor: sup.target, timeoutMs, killGraceMs, repetitions: quick ? 2 : 5, total: 100, escapees: 10 });
+    } finally {
+      await stop(sup);
+    }
+  });
+
+  await attempt(5, 'Output', async () => {
+    const sup = await track(startSupervisor('sup-output', { dir, claudeBin: fixture('flood.sh'), env: { MAX_OUTPUT_BYTES: String(MAX_OUTPUT_BYTES) } }));
+    const peer = await track(startPeer('peer-output', dir, fixture('flood.sh')));
+    try {
+      await sleep(500);
+      return await benchOutput({ supervisor: sup.target, supervisorPid: sup.pid, maxOutputBytes: MAX_OUTPUT_BYTES, runs: quick ? 1 : 3, peer: { target: peer.target, pid: peer.pid } });
+    } finally {
+      await stop(peer, sup);
+    }
+  });
+
+  await attempt(7, 'Endurance', async () => {
+    const timeoutMs = 200;
+    const sup = await track(startSupervisor('sup-endurance', { dir, claudeBin: fixture('trivial.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: '1000' } }));
+    const api = await track(startApi('api-endurance', dir, sup.socketPath));
+    try {
+      return await benchEndurance({ api: api.target, apiPid: api.pid, supervisorPid: sup.pid, supervisorSocket: sup.socketPath, timeoutMs, jobs: quick ? 100 : 1000, timeouts: quick ? 10 : 100, checkpoints: 4 });
+    } finally {
+      await stop(api, sup);
+    }
+  });
+} finally {
+  for (const s of [...running].reverse()) await s.stop().catch(() => {});
+  // Anything a fixture of this run left behind (only on a failed benchmark).
+  for (const pid of pidsWithEnv(`BENCH_MARK=${RUN_TAG}`)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (process.env.BENCH_KEEP !== '1') await rm(dir, { recursive: true, force: true });
+  else log(`kept ${dir}`);
+}
+
+sections.sort((a, b) => a.id - b.id);
+const totalSeconds = (performance.now() - started) / 1000;
+const preface = [
+  'Fixture programs (bench/fixtures/) stand in for the Claude CLI, so the figures are the services\' own cost. ' +
+    'The machine is shared with other work: figures taken side by side (interleaved) are the ones to compare; absolute figures move between runs.',
+];
+if (quick) preface.push('**BENCH_QUICK=1: shortened run, fewer iterations; not the published figures.**');
+if (only.size < 7) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
+const out = join(REPO_ROOT, 'docs', 'benchmarks.md');
+await writeFile(out, renderReport(machine, sections, totalSeconds, preface));
+log(`wrote ${out} in ${totalSeconds.toFixed(0)} s`);

@@ -1,0 +1,117 @@
+// 7. Endurance: 1,000 sequential commands, then 100 that time out, through the API and a
+// supervisor with a short COMMAND_TIMEOUT_MS. Between phases: RSS and open fds of both
+// processes, the supervisor's descendants, zombies, and any process still carrying the
+// supervisor's job marker (AGENT_COCKPIT_JOB=<instance>:...) or the fixture's.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { instanceMarkerPrefix, instanceTagFor } from '../../supervisor/src/marker.ts';
+import { type Target, request } from '../lib/http.ts';
+import { allStats, countFds, descendants, isAlive, markedPids, pidsWithEnv, readMemory } from '../lib/proc.ts';
+import type { Section } from '../lib/report.ts';
+import { newMark } from '../lib/services.ts';
+import { describe, fmt, summarize } from '../lib/stats.ts';
+
+export interface EnduranceOptions {
+  api: Target;
+  apiPid: number;
+  supervisorPid: number;
+  supervisorSocket: string;
+  timeoutMs: number;
+  jobs: number;
+  timeouts: number;
+  checkpoints: number;
+}
+
+interface Snapshot {
+  label: string;
+  supRssMiB: number;
+  apiRssMiB: number;
+  supFds: number;
+  apiFds: number;
+  descendants: number;
+  zombies: number;
+  leftovers: number;
+}
+
+export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
+  const mark = newMark('endu');
+  const instancePrefix = instanceMarkerPrefix(instanceTagFor(o.supervisorSocket)).toString();
+  const snapshots: Snapshot[] = [];
+  const snap = async (label: string): Promise<void> => {
+    await sleep(500); // let the last job's teardown and any sweep finish
+    const stats = allStats();
+    const kids = descendants([o.supervisorPid, o.apiPid], stats);
+    const leftovers = new Set([...pidsWithEnv(instancePrefix), ...markedPids(mark)].filter(isAlive));
+    snapshots.push({
+      label,
+      supRssMiB: readMemory(o.supervisorPid).rssKb / 1024,
+      apiRssMiB: readMemory(o.apiPid).rssKb / 1024,
+      supFds: countFds(o.supervisorPid),
+      apiFds: countFds(o.apiPid),
+      descendants: kids.filter((s) => s.state !== 'Z').length,
+      zombies: kids.filter((s) => s.state === 'Z').length,
+      leftovers: leftovers.size,
+    });
+  };
+
+  for (let i = 0; i < 20; i++) await request(o.api, 'POST', '/command', { text: 'warm up' });
+  await snap('after 20 warm-up jobs');
+  const jobMs: number[] = [];
+  const statuses = new Map<number, number>();
+  const every = Math.max(1, Math.floor(o.jobs / o.checkpoints));
+  const t0 = performance.now();
+  for (let i = 1; i <= o.jobs; i++) {
+    const r = await request(o.api, 'POST', '/command', { text: `job ${i}` });
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    jobMs.push(r.ms);
+    if (i % every === 0) await snap(`after ${i} jobs`);
+  }
+  const jobsSeconds = (performance.now() - t0) / 1000;
+  const timeoutStatuses = new Map<number, number>();
+  const timeoutMs: number[] = [];
+  const everyT = Math.max(1, Math.floor(o.timeouts / 2));
+  for (let i = 1; i <= o.timeouts; i++) {
+    const r = await request(o.api, 'POST', '/command', { text: `sleep 30 ${mark}` });
+    timeoutStatuses.set(r.status, (timeoutStatuses.get(r.status) ?? 0) + 1);
+    timeoutMs.push(r.ms);
+    if (i % everyT === 0) await snap(`after ${i} timeouts`);
+  }
+
+  const first = snapshots[0]!;
+  const last = snapshots[snapshots.length - 1]!;
+  const supGrowth = last.supRssMiB - first.supRssMiB;
+  const apiGrowth = last.apiRssMiB - first.apiRssMiB;
+  const fdGrowth = last.supFds - first.supFds + (last.apiFds - first.apiFds);
+  const maxZombies = Math.max(...snapshots.map((s) => s.zombies));
+  const maxLeft = Math.max(...snapshots.map((s) => s.leftovers + s.descendants));
+  // "Noise": RSS of a Node process moves with when the GC last ran; allow 10 MiB or 15%.
+  const rssOk = (growth: number, base: number): boolean => growth <= Math.max(10, base * 0.15);
+  const fmtMap = (m: Map<number, number>): string => [...m].map(([k, v]) => `${v} x HTTP ${k}`).join(', ');
+  const table = [
+    '| Point | supervisor RSS MiB | API RSS MiB | supervisor fds | API fds | descendants | zombies | leftover marked processes |',
+    '|---|---|---|---|---|---|---|---|',
+    ...snapshots.map((s) => `| ${s.label} | ${fmt(s.supRssMiB, 1)} | ${fmt(s.apiRssMiB, 1)} | ${s.supFds} | ${s.apiFds} | ${s.descendants} | ${s.zombies} | ${s.leftovers} |`),
+  ];
+  return {
+    id: 7,
+    title: 'Endurance',
+    method:
+      `A fresh supervisor (COMMAND_TIMEOUT_MS=${o.timeoutMs}, fixture trivial.sh) and API. ${o.jobs} sequential \`POST /command\` ` +
+      `through the API, then ${o.timeouts} whose fixture sleeps 30 s and is killed at the timeout. Each point is taken 0.5 s after the last ` +
+      `request. Descendants and zombies: processes whose parent chain leads to the supervisor or the API. Leftovers: live processes ` +
+      `carrying the supervisor's job marker or the fixture's.`,
+    figures: [
+      [`${o.jobs} sequential jobs: round trip`, `${describe(summarize(jobMs), 'ms')}, ${fmt(jobsSeconds, 1)} s in all; ${fmtMap(statuses)}`],
+      [`${o.timeouts} timeouts: round trip`, `${describe(summarize(timeoutMs), 'ms')}; ${fmtMap(timeoutStatuses)}`],
+      ['supervisor RSS growth, first to last point', `${fmt(supGrowth, 1)} MiB (${fmt(first.supRssMiB, 1)} -> ${fmt(last.supRssMiB, 1)})`],
+      ['API RSS growth, first to last point', `${fmt(apiGrowth, 1)} MiB (${fmt(first.apiRssMiB, 1)} -> ${fmt(last.apiRssMiB, 1)})`],
+    ],
+    checks: [
+      { target: 'RSS: no growth beyond noise (10 MiB or 15%, whichever is larger)', measured: `supervisor ${fmt(supGrowth, 1)} MiB, API ${fmt(apiGrowth, 1)} MiB`, met: rssOk(supGrowth, first.supRssMiB) && rssOk(apiGrowth, first.apiRssMiB) },
+      { target: 'open fds: no growth', measured: `supervisor ${first.supFds} -> ${last.supFds}, API ${first.apiFds} -> ${last.apiFds}`, met: fdGrowth <= 0 },
+      { target: 'zero zombies', measured: `${maxZombies} at worst`, met: maxZombies === 0 },
+      { target: 'zero leftover processes', measured: `${maxLeft} at worst`, met: maxLeft === 0 },
+    ],
+    notes: [],
+    extra: table,
+  };
+}

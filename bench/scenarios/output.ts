@@ -1,0 +1,79 @@
+// 5. Output: a job that writes 64 MiB to stdout. Capture throughput, and the supervisor's
+// peak RSS growth: VmHWM is reset to the current RSS (clear_refs) before each job, so
+// VmHWM after the job minus VmRSS before it is the job's peak growth. The supervisor is
+// fresh (started for this benchmark only). Peer (b), which buffers all of stdout, is
+// measured the same way as a contrast.
+import { type Target, request, requestJson } from '../lib/http.ts';
+import { readMemory, resetPeak } from '../lib/proc.ts';
+import type { Section } from '../lib/report.ts';
+import { fmt, summarize } from '../lib/stats.ts';
+
+export const FLOOD_BYTES = 64 * 1024 * 1024;
+const MIB = 1024 * 1024;
+
+export interface OutputOptions {
+  supervisor: Target;
+  supervisorPid: number;
+  maxOutputBytes: number;
+  runs: number;
+  peer?: { target: Target; pid: number };
+}
+
+interface Run {
+  mbPerS: number;
+  growthMiB: number;
+  truncated: boolean | null;
+  textBytes: number | null;
+}
+
+export async function benchOutput(o: OutputOptions): Promise<Section> {
+  const ours: Run[] = [];
+  const notes: string[] = [];
+  for (let i = 0; i < o.runs; i++) {
+    const before = readMemory(o.supervisorPid);
+    if (!resetPeak(o.supervisorPid)) notes.push('VmHWM could not be reset (clear_refs): growth is measured against the start-up peak.');
+    const t0 = performance.now();
+    const { json: job } = await requestJson<{ id: string }>(o.supervisor, 'POST', '/jobs', { prompt: 'flood' });
+    const { json: end } = await requestJson<{ state: string; stdoutTruncated: boolean; text: string | null; reason: string | null; durationMs: number }>(o.supervisor, 'GET', `/jobs/${job.id}/wait?timeoutMs=60000`);
+    const wallMs = performance.now() - t0;
+    if (end.state !== 'finished') throw new Error('flood job did not finish within 60 s');
+    const after = readMemory(o.supervisorPid);
+    ours.push({
+      mbPerS: FLOOD_BYTES / MIB / (wallMs / 1000),
+      growthMiB: (after.hwmKb - before.rssKb) / 1024,
+      truncated: end.stdoutTruncated,
+      textBytes: end.text === null ? null : Buffer.byteLength(end.text),
+    });
+  }
+  const peerRuns: Run[] = [];
+  if (o.peer !== undefined) {
+    const before = readMemory(o.peer.pid);
+    resetPeak(o.peer.pid);
+    const r = await request(o.peer.target, 'POST', '/command', { text: 'flood' });
+    const after = readMemory(o.peer.pid);
+    peerRuns.push({ mbPerS: FLOOD_BYTES / MIB / (r.ms / 1000), growthMiB: (after.hwmKb - before.rssKb) / 1024, truncated: null, textBytes: null });
+  }
+  const capMiB = o.maxOutputBytes / MIB;
+  const limit = capMiB + 16;
+  const growth = summarize(ours.map((r) => r.growthMiB));
+  const speed = summarize(ours.map((r) => r.mbPerS));
+  const figures: Array<[string, string]> = [
+    ['capture throughput (POST /jobs to job finished)', `${fmt(speed.median, 0)} MiB/s (min-max ${fmt(speed.min, 0)}-${fmt(speed.max, 0)}, n=${speed.n})`],
+    ['peak RSS growth of the supervisor, per job', `${ours.map((r) => fmt(r.growthMiB, 1)).join(', ')} MiB (first = fresh supervisor)`],
+    ['stdoutTruncated / answer size', `${ours.map((r) => `${String(r.truncated)} / ${r.textBytes ?? 'null'} B`).join('; ')}`],
+  ];
+  for (const r of peerRuns) {
+    figures.push(['(b) Express peer: throughput, peak RSS growth', `${fmt(r.mbPerS, 0)} MiB/s, ${fmt(r.growthMiB, 1)} MiB (it keeps all of stdout, then copies it into the answer)`]);
+  }
+  return {
+    id: 5,
+    title: 'Output',
+    method:
+      `Fixture bench/fixtures/flood.sh writes 64 MiB of 100-byte text lines (\`yes | head -c\`) then a result line; ` +
+      `MAX_OUTPUT_BYTES=${o.maxOutputBytes} (${fmt(capMiB, 0)} MiB, the default). ${o.runs} jobs, straight to the supervisor's socket. ` +
+      `Throughput = 64 MiB / time from POST /jobs to the end of the wait for the job.`,
+    figures,
+    checks: [{ target: `peak RSS growth at most the cap + 16 MiB = ${fmt(limit, 0)} MiB`, measured: `max ${fmt(growth.max, 1)} MiB (median ${fmt(growth.median, 1)})`, met: growth.max <= limit }],
+    notes,
+  };
+}

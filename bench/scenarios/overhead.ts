@@ -1,0 +1,76 @@
+// 1. Request overhead: one trivial command through our API (API -> supervisor socket ->
+// spawn -> wait), against (a) spawning the fixture directly from this process and (b)
+// the seed plan's Express server. The three variants are interleaved in a rotating order
+// in every iteration, so a noisy moment on this shared machine hits all three.
+import { runDirect } from '../direct.ts';
+import { type Target, request } from '../lib/http.ts';
+import type { Section } from '../lib/report.ts';
+import { describe, fmt, summarize } from '../lib/stats.ts';
+
+export interface OverheadOptions {
+  api: Target;
+  peer: Target;
+  fixture: string;
+  args: readonly string[];
+  iterations: number;
+  warmup: number;
+}
+
+type Variant = 'direct' | 'peer' | 'ours';
+const VARIANTS: readonly Variant[] = ['direct', 'peer', 'ours'];
+
+export async function benchOverhead(o: OverheadOptions): Promise<Section> {
+  const prompt = 'say ok';
+  const once = async (v: Variant): Promise<number> => {
+    if (v === 'direct') {
+      const r = await runDirect(o.fixture, o.args, prompt);
+      if (r.code !== 0) throw new Error(`direct spawn exited ${r.code}`);
+      return r.ms;
+    }
+    const r = await request(v === 'ours' ? o.api : o.peer, 'POST', '/command', { text: prompt });
+    if (r.status !== 200) throw new Error(`${v}: HTTP ${r.status} ${r.body.slice(0, 300)}`);
+    return r.ms;
+  };
+  for (let i = 0; i < o.warmup; i++) for (const v of VARIANTS) await once(v);
+
+  const ms: Record<Variant, number[]> = { direct: [], peer: [], ours: [] };
+  const oursMinusDirect: number[] = [];
+  const oursMinusPeer: number[] = [];
+  for (let i = 0; i < o.iterations; i++) {
+    const got: Partial<Record<Variant, number>> = {};
+    for (let k = 0; k < VARIANTS.length; k++) {
+      const v = VARIANTS[(i + k) % VARIANTS.length]!;
+      got[v] = await once(v);
+      ms[v].push(got[v]);
+    }
+    oursMinusDirect.push(got.ours! - got.direct!);
+    oursMinusPeer.push(got.ours! - got.peer!);
+  }
+  const s = { direct: summarize(ms.direct), peer: summarize(ms.peer), ours: summarize(ms.ours) };
+  const gapDirect = s.ours.median - s.direct.median;
+  const d = summarize(oursMinusDirect);
+  const p = summarize(oursMinusPeer);
+  return {
+    id: 1,
+    title: 'Request overhead',
+    method:
+      `\`POST /command\` with the trivial fixture (bench/fixtures/trivial.sh: reads the prompt, prints one stream-json result line), ` +
+      `${o.iterations} iterations per variant after ${o.warmup} warm-up rounds, one request at a time, the three variants interleaved ` +
+      `in a rotating order. Round-trip time measured by the bench's HTTP client (keep-alive, same client for both servers). ` +
+      `(a) = spawn the same fixture with the same argv from the bench process, write stdin, wait for \`close\`. ` +
+      `(b) = bench/peer-express.ts, the seed plan's single-process Express server.`,
+    figures: [
+      ['(a) direct spawn', describe(s.direct, 'ms')],
+      ['(b) Express peer, POST /command', describe(s.peer, 'ms')],
+      ['ours: API + supervisor, POST /command', describe(s.ours, 'ms')],
+      ['ours - (a), paired per iteration', describe(d, 'ms')],
+      ['ours - (b), paired per iteration', describe(p, 'ms')],
+      ['ours / (b), ratio of medians', `${fmt(s.ours.median / s.peer.median)}x`],
+    ],
+    checks: [
+      { target: 'median within 2 ms of direct spawn', measured: `+${fmt(gapDirect)} ms (${fmt(s.ours.median)} vs ${fmt(s.direct.median)} ms)`, met: gapDirect <= 2 },
+      { target: 'no slower than (b)', measured: `${fmt(s.ours.median)} vs ${fmt(s.peer.median)} ms median`, met: s.ours.median <= s.peer.median },
+    ],
+    notes: [],
+  };
+}
