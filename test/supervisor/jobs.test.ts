@@ -1,0 +1,100 @@
+// Jobs end to end through a real supervisor process and its socket.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { test } from 'node:test';
+import type { ErrorBody, JobView } from '../../common/protocol.ts';
+import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
+
+test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
+  const sup = await startSupervisor(t);
+  const prompt = 'héllo wörld ✓ 𝄞 '.repeat(5 * 1024 * 1024 / 24);
+  const bytes = Buffer.byteLength(prompt);
+  assert.ok(bytes >= 5_000_000);
+  const started = await sup.startJob({ prompt });
+  assert.equal(started.status, 201);
+  assert.equal(started.body.promptChars, prompt.length);
+  const job = await sup.waitJob(started.body.id);
+  assert.equal(job.reason, 'exit');
+  assert.equal(job.text, `sha256=${createHash('sha256').update(prompt).digest('hex')} bytes=${bytes}`);
+  assert.equal(job.result?.isError, false);
+  const received = sup.logs.find((l) => l.msg === 'command received');
+  assert.equal(received?.promptChars, prompt.length);
+  assert.ok(!JSON.stringify(sup.logs).includes('héllo'), 'the prompt text is never logged');
+});
+
+test('a CLI that exits without reading stdin is a normal exit', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-no-stdin.sh') });
+  const started = await sup.startJob({ prompt: 'x'.repeat(2 * 1024 * 1024) });
+  const job = await sup.waitJob(started.body.id);
+  assert.equal(job.reason, 'exit');
+  assert.equal(job.exitCode, 0);
+  assert.equal(job.errorMessage, null);
+  assert.equal(job.text, 'did not read the prompt');
+});
+
+test('a missing binary ends the job with spawn_error', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: '/nonexistent/claude' });
+  const started = await sup.startJob({ prompt: 'hi' });
+  const job = await sup.waitJob(started.body.id);
+  assert.equal(job.reason, 'spawn_error');
+  assert.equal(job.pid, null);
+  assert.equal(job.text, null);
+  assert.match(job.errorMessage ?? '', /ENOENT/);
+  // The supervisor still takes the next job.
+  const next = await sup.startJob({ prompt: 'again' });
+  assert.equal(next.status, 201);
+});
+
+test('refuses a second job while one runs; the same idempotency key returns the same job', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-sleep.sh') });
+  const first = await sup.startJob({ prompt: 'one', idempotencyKey: 'msg-1' });
+  assert.equal(first.status, 201);
+  const second = await sup.request<ErrorBody>('POST', '/jobs', { prompt: 'two' });
+  assert.equal(second.status, 409);
+  assert.equal(second.body.error, 'busy');
+  assert.equal(second.body.jobId, first.body.id);
+  const retry = await sup.startJob({ prompt: 'one', idempotencyKey: 'msg-1' });
+  assert.equal(retry.status, 200);
+  assert.equal(retry.body.id, first.body.id);
+
+  const cancelled = await sup.request<JobView>('POST', `/jobs/${first.body.id}/cancel`);
+  assert.equal(cancelled.status, 200);
+  assert.equal(cancelled.body.state, 'finished');
+  assert.equal(cancelled.body.reason, 'cancelled');
+  assert.ok(cancelled.body.processesKilled >= 1);
+  assert.deepEqual(markedPids(sup.instanceTag, first.body.id), []);
+  // Remembered after it finished too: never a second run.
+  const later = await sup.startJob({ prompt: 'one', idempotencyKey: 'msg-1' });
+  assert.equal(later.status, 200);
+  assert.equal(later.body.id, first.body.id);
+});
+
+test('sweeps what a successful CLI left running and records the count', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-leftover.sh') });
+  const started = await sup.startJob({ prompt: 'start a server' });
+  const job = await sup.waitJob(started.body.id);
+  assert.equal(job.reason, 'exit');
+  assert.equal(job.exitCode, 0);
+  assert.equal(job.text, 'done, servers left running');
+  assert.equal(job.leftoversKilled, 2);
+  assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
+  const done = sup.logs.find((l) => l.msg === 'done' && l.jobId === job.id);
+  assert.equal(done?.leftoversKilled, 2);
+  assert.ok(Number(done?.durationMs) < 1500, 'leftovers gone within 1.5 s of the start');
+});
+
+test('reports live accounting while the job runs', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-sleep.sh'), env: { SAMPLE_INTERVAL_MS: '100' } });
+  const started = await sup.startJob({ prompt: 'sleep' });
+  const live = await waitFor(async () => {
+    const r = await sup.request<JobView>('GET', `/jobs/${started.body.id}`);
+    return r.body.processCount >= 2 ? r.body : null;
+  });
+  assert.equal(live.state, 'running');
+  assert.ok(live.rssBytes > 0 && live.peakRssBytes >= live.rssBytes);
+  assert.ok(live.durationMs >= 0);
+  const early = await sup.request<JobView>('GET', `/jobs/${started.body.id}/wait?timeoutMs=50`);
+  assert.equal(early.body.state, 'running', 'a wait answers with the running job after timeoutMs');
+  const status = await sup.request<{ job: JobView | null }>('GET', '/status');
+  assert.equal(status.body.job?.id, started.body.id);
+});

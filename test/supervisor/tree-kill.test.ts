@@ -1,0 +1,77 @@
+// Ending whole process trees for real: setsid'd escapees, SIGTERM-ignoring children,
+// a grandchild outgrowing the memory ceiling, a CLI flooding stdout.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
+
+function rssBytesOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+test('kills setsid escapees and SIGTERM-ignoring children when the timeout elapses', async (t) => {
+  const sup = await startSupervisor(t, {
+    claudeBin: fixture('cli-tree.sh'),
+    env: { COMMAND_TIMEOUT_MS: '1500', KILL_GRACE_MS: '800', SAMPLE_INTERVAL_MS: '200' },
+  });
+  const started = await sup.startJob({ prompt: 'build a tree' });
+  assert.equal(started.status, 201);
+  const id = started.body.id;
+  // The escapee and the TERM-ignorer exist before the timeout.
+  await waitFor(() => markedPids(sup.instanceTag, id).length >= 4, { message: 'the fixture tree' });
+  const job = await sup.waitJob(id);
+  assert.equal(job.reason, 'timeout');
+  assert.equal(job.state, 'finished');
+  assert.match(job.text ?? '', /partial output before the timeout/);
+  assert.ok(job.processesKilled >= 4, `processesKilled ${job.processesKilled}`);
+  assert.deepEqual(markedPids(sup.instanceTag, id), [], 'nothing of the tree survives the answer');
+  const done = sup.logs.find((l) => l.msg === 'done' && l.jobId === id);
+  assert.equal(done?.forced, true, 'the TERM-ignoring child needed SIGKILL');
+  assert.ok(sup.logs.some((l) => l.msg === 'timeout' && l.jobId === id));
+});
+
+test('ends the job with memory_limit when a grandchild outgrows the ceiling', async (t) => {
+  const sup = await startSupervisor(t, {
+    claudeBin: fixture('cli-alloc.sh'),
+    env: { MEMORY_LIMIT_MB: '300', SAMPLE_INTERVAL_MS: '250', KILL_GRACE_MS: '1000' },
+  });
+  const started = await sup.startJob({ prompt: 'allocate' });
+  const begin = Date.now();
+  const job = await sup.waitJob(started.body.id, 20_000);
+  assert.equal(job.reason, 'memory_limit');
+  assert.ok(Date.now() - begin < 10_000, 'answered within 10 s');
+  assert.ok(job.peakRssBytes > 200 * 1024 * 1024 || /kernel/.test(job.errorMessage ?? ''), `peak ${job.peakRssBytes}`);
+  assert.match(job.errorMessage ?? '', /memory/);
+  assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
+});
+
+test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor memory', async (t) => {
+  const cap = 4 * 1024 * 1024;
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-flood.mjs'), env: { MAX_OUTPUT_BYTES: String(cap) } });
+  const baseline = rssBytesOf(sup.pid);
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssBytesOf(sup.pid));
+    } catch {
+      // exited
+    }
+  }, 20);
+  t.after(() => clearInterval(sampler));
+  const started = await sup.startJob({ prompt: 'flood' });
+  const job = await sup.waitJob(started.body.id);
+  clearInterval(sampler);
+  assert.equal(job.reason, 'exit');
+  assert.equal(job.exitCode, 0);
+  assert.equal(job.stdoutTruncated, true);
+  const textBytes = Buffer.byteLength(job.text ?? '');
+  assert.ok(textBytes <= cap && textBytes > cap - 4, `text is the head: ${textBytes} bytes`);
+  assert.ok(!(job.text ?? '').includes('\ufffd'), 'no character cut in half');
+  const growth = peak - baseline;
+  console.log(`supervisor RSS growth while capturing 64 MiB: ${(growth / 1048576).toFixed(1)} MiB (cap ${cap / 1048576} MiB)`);
+  // Discarded pipe chunks are garbage V8 collects lazily (its external-memory trigger is
+  // ~64 MiB), so growth is bounded by cap + that allowance; storing the whole output
+  // would need the 64 MiB twice over (buffers, then the text).
+  assert.ok(growth < cap + 64 * 1024 * 1024, `RSS grew ${growth} bytes`);
+});
