@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { ErrorBody, JobView } from '../../common/protocol.ts';
 import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
-test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
+void test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
   const sup = await startSupervisor(t);
   const prompt = 'héllo wörld ✓ 𝄞 '.repeat(5 * 1024 * 1024 / 24);
   const bytes = Buffer.byteLength(prompt);
@@ -22,7 +22,7 @@ test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
   assert.ok(!JSON.stringify(sup.logs).includes('héllo'), 'the prompt text is never logged');
 });
 
-test('a CLI that exits without reading stdin is a normal exit', async (t) => {
+void test('a CLI that exits without reading stdin is a normal exit', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-no-stdin.sh') });
   const started = await sup.startJob({ prompt: 'x'.repeat(2 * 1024 * 1024) });
   const job = await sup.waitJob(started.body.id);
@@ -32,7 +32,7 @@ test('a CLI that exits without reading stdin is a normal exit', async (t) => {
   assert.equal(job.text, 'did not read the prompt');
 });
 
-test('a missing binary ends the job with spawn_error', async (t) => {
+void test('a missing binary ends the job with spawn_error', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: '/nonexistent/claude' });
   const started = await sup.startJob({ prompt: 'hi' });
   const job = await sup.waitJob(started.body.id);
@@ -45,7 +45,7 @@ test('a missing binary ends the job with spawn_error', async (t) => {
   assert.equal(next.status, 201);
 });
 
-test('refuses a second job while one runs; the same idempotency key returns the same job', async (t) => {
+void test('refuses a second job while one runs; the same idempotency key returns the same job', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-sleep.sh') });
   const first = await sup.startJob({ prompt: 'one', idempotencyKey: 'msg-1' });
   assert.equal(first.status, 201);
@@ -69,7 +69,7 @@ test('refuses a second job while one runs; the same idempotency key returns the 
   assert.equal(later.body.id, first.body.id);
 });
 
-test('sweeps what a successful CLI left running and records the count', async (t) => {
+void test('sweeps what a successful CLI left running and records the count', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-leftover.sh') });
   const started = await sup.startJob({ prompt: 'start a server' });
   const job = await sup.waitJob(started.body.id);
@@ -83,7 +83,7 @@ test('sweeps what a successful CLI left running and records the count', async (t
   assert.ok(Number(done?.durationMs) < 1500, 'leftovers gone within 1.5 s of the start');
 });
 
-test('reports live accounting while the job runs', async (t) => {
+void test('reports live accounting while the job runs', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-sleep.sh'), env: { SAMPLE_INTERVAL_MS: '100' } });
   const started = await sup.startJob({ prompt: 'sleep' });
   const live = await waitFor(async () => {

@@ -10,7 +10,7 @@ function rssBytesOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-test('kills setsid escapees and SIGTERM-ignoring children when the timeout elapses', async (t) => {
+void test('kills setsid escapees and SIGTERM-ignoring children when the timeout elapses', async (t) => {
   const sup = await startSupervisor(t, {
     claudeBin: fixture('cli-tree.sh'),
     env: { COMMAND_TIMEOUT_MS: '1500', KILL_GRACE_MS: '800', SAMPLE_INTERVAL_MS: '200' },
@@ -31,7 +31,7 @@ test('kills setsid escapees and SIGTERM-ignoring children when the timeout elaps
   assert.ok(sup.logs.some((l) => l.msg === 'timeout' && l.jobId === id));
 });
 
-test('ends the job with memory_limit when a grandchild outgrows the ceiling', async (t) => {
+void test('ends the job with memory_limit when a grandchild outgrows the ceiling', async (t) => {
   const sup = await startSupervisor(t, {
     claudeBin: fixture('cli-alloc.sh'),
     env: { MEMORY_LIMIT_MB: '300', SAMPLE_INTERVAL_MS: '250', KILL_GRACE_MS: '1000' },
@@ -46,7 +46,7 @@ test('ends the job with memory_limit when a grandchild outgrows the ceiling', as
   assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
 });
 
-test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor memory', async (t) => {
+void test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor memory', async (t) => {
   const cap = 4 * 1024 * 1024;
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-flood.mjs'), env: { MAX_OUTPUT_BYTES: String(cap) } });
   const baseline = rssBytesOf(sup.pid);
