@@ -80,7 +80,7 @@ export interface MessagesApi {
   requests: RecordedRequest[];
   /** Bodies of the main-conversation requests (those with tools), in order. */
   mainRequests(): MessagesRequestBody[];
-  /** Replace the script (the main-request counter starts again at 0). */
+  /** Start over: a new script, the main-request counter at 0, no recorded requests. */
   script(turns: Turn[] | TurnScript, fallback?: Turn): void;
   /** Paths the stand-in did not know (answered 404). */
   unknownPaths: string[];
@@ -223,6 +223,8 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
       turns = next;
       if (nextFallback !== undefined) fallback = nextFallback;
       mainIndex = 0;
+      requests.length = 0;
+      unknownPaths.length = 0;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,0 +1,225 @@
+// The whole service for end-to-end tests with the real Claude Code CLI: a real supervisor
+// process and a real API process, the pinned CLI (CLAUDE_BIN unset), and the Messages API
+// stand-in behind ANTHROPIC_BASE_URL. Everything lives in one temp folder that is
+// removed afterwards; both processes get SIGTERM, then SIGKILL if they linger.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { linkSystemChromium } from '../../supervisor/src/claude/system-chromium.ts';
+import { REPO_ROOT, request, startApiProcess, type RawResponse } from './api-harness.ts';
+import type { MessagesApi } from './messages-api.ts';
+
+/** Where cleanups go: a test's context, or a Cleanups list run by a file-level after(). */
+export interface CleanupRegistrar {
+  after(fn: () => unknown): void;
+}
+
+/** Cleanups for a service shared by a whole test file; run() runs them newest first. */
+export class Cleanups implements CleanupRegistrar {
+  private readonly fns: Array<() => unknown> = [];
+  after(fn: () => unknown): void {
+    this.fns.push(fn);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.fns.splice(0).reverse()) await fn();
+  }
+}
+
+export interface E2eServiceOptions {
+  messagesApi: MessagesApi;
+  /** Extra supervisor settings (COMMAND_TIMEOUT_MS, AGENT_USER, ...). */
+  env?: Record<string, string>;
+}
+
+export interface E2eService {
+  port: number;
+  dir: string;
+  imagesDir: string;
+  workspaceDir: string;
+  supervisorLogs: Record<string, unknown>[];
+  command(body: Record<string, unknown>, headers?: Record<string, string>): Promise<RawResponse>;
+  get(urlPath: string): Promise<RawResponse>;
+}
+
+const SUPERVISOR_START_MS = 20_000;
+const STOP_MS = 15_000;
+
+export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOptions): Promise<E2eService> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'e2e-cli-'));
+  // A non-root agent must reach its workspace and images folder inside.
+  await fs.chmod(dir, 0o755);
+  const imagesDir = path.join(dir, 'images');
+  const workspaceDir = path.join(dir, 'workspace');
+  const home = path.join(dir, 'home');
+  const browsers = path.join(dir, 'ms-playwright');
+  for (const d of [imagesDir, workspaceDir, home]) await fs.mkdir(d, { recursive: true, mode: 0o777 });
+  // mkdir's mode is masked by the umask; the agent user writes here.
+  for (const d of [imagesDir, workspaceDir]) await fs.chmod(d, 0o1777);
+  await linkSystemChromium(browsers);
+  const socketPath = path.join(dir, 'supervisor.sock');
+
+  const children: ChildProcess[] = [];
+  t.after(async () => {
+    // The API first (it holds requests), then the supervisor (it ends any job's tree).
+    for (const child of children.reverse()) await stop(child);
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const agentUser = options.env?.AGENT_USER;
+  const supervisorEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: home,
+    LANG: 'C.UTF-8',
+    SUPERVISOR_SOCKET: socketPath,
+    WORKSPACE_DIR: workspaceDir,
+    IMAGES_DIR: imagesDir,
+    ANTHROPIC_BASE_URL: options.messagesApi.url,
+    ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key',
+    // No retries against the stand-in's deliberate 500/401: one answer, fast.
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    PLAYWRIGHT_BROWSERS_PATH: browsers,
+    KILL_GRACE_MS: '2000',
+    SAMPLE_INTERVAL_MS: '250',
+    LOG_LEVEL: 'info',
+    ...(agentUser === undefined && process.getuid?.() === 0 ? { IS_SANDBOX: '1' } : {}),
+    ...options.env,
+  };
+  const supervisor = spawn(process.execPath, ['--import', 'tsx', 'supervisor/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: supervisorEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(supervisor);
+  const supervisorLogs = collectLogs(supervisor);
+  await waitForLog(supervisor, supervisorLogs, 'startup', SUPERVISOR_START_MS);
+
+  // startApiProcess only registers a cleanup on its context.
+  const api = await startApiProcess(t as TestContext, {
+    SUPERVISOR_SOCKET: socketPath,
+    IMAGES_DIR: imagesDir,
+    WORKSPACE_DIR: workspaceDir,
+    LOG_LEVEL: 'info',
+  });
+  children.push(api.child);
+
+  return {
+    port: api.port,
+    dir,
+    imagesDir,
+    workspaceDir,
+    supervisorLogs,
+    command: (body, headers = {}) =>
+      request(api.port, {
+        method: 'POST',
+        path: '/command',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }),
+    get: (urlPath) => request(api.port, { path: urlPath }),
+  };
+}
+
+function collectLogs(child: ChildProcess): Record<string, unknown>[] {
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    buffered += c.toString('utf8');
+    let nl;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  return logs;
+}
+
+async function waitForLog(child: ChildProcess, logs: Record<string, unknown>[], msg: string, timeoutMs: number): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const deadline = Date.now() + timeoutMs;
+  while (!logs.some((l) => l.msg === msg)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`supervisor exited (${child.exitCode ?? child.signalCode}) before "${msg}": ${stderr}${JSON.stringify(logs)}`);
+    }
+    if (Date.now() > deadline) throw new Error(`supervisor did not log "${msg}" within ${timeoutMs} ms: ${stderr}`);
+    await sleep(50);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Poll until check() is true or the deadline passes; returns the last result. */
+export async function eventually(check: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(intervalMs);
+  }
+}
+
+export interface ProcInfo {
+  pid: number;
+  cmdline: string;
+  cwd: string | null;
+}
+
+/** Every process whose command line contains `needle`, or whose cwd is inside `dir`. */
+export function findProcesses(match: { needle?: string; cwdInside?: string }): ProcInfo[] {
+  const found: ProcInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue;
+    }
+    let cwd: string | null;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      cwd = null;
+    }
+    const byNeedle = match.needle !== undefined && cmdline.includes(match.needle);
+    const byCwd = match.cwdInside !== undefined && cwd !== null && (cwd === match.cwdInside || cwd.startsWith(`${match.cwdInside}/`));
+    if (byNeedle || byCwd) found.push({ pid, cmdline, cwd });
+  }
+  return found;
+}
+
+/** Create a plain system user for the agent when missing (root only); returns its uid. */
+export function ensureAgentUser(name: string): number {
+  try {
+    return Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', '--user-group', name], { stdio: 'ignore' });
+    return Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  }
+}
