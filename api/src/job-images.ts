@@ -1,23 +1,38 @@
-// A job's images, remembered for finished jobs so repeated GET /jobs/:id and idempotent
-// retries list the same files. Bounded: the oldest jobs are forgotten first (and then
-// recomputed from the folder if asked again).
+// A job's images: files whose mtime falls in the job's window. Remembered for finished
+// jobs so repeated GET /jobs/:id and idempotent retries list the same files. Bounded:
+// the oldest jobs are forgotten first (and recomputed from the folder if asked again).
+//
+// The window. File times come from the kernel's coarse clock (up to one tick, <= 10 ms,
+// behind the precise clock the supervisor stamps startedAt with), so the window opens
+// WINDOW_SLACK_MS early, but never before the end of the previous job this process knows
+// of: jobs run one at a time, so a file that old belongs to the job before.
 import type { JobView } from '../../common/protocol.ts';
 import type { ImageIndex } from './images/image-index.ts';
 
+const WINDOW_SLACK_MS = 10;
+
+type Window = Pick<JobView, 'id' | 'state' | 'startedAt' | 'endedAt'>;
+
 export class JobImages {
   private readonly finished = new Map<string, string[]>();
+  /** End times (ms) of finished jobs seen, newest last; bounded like `finished`. */
+  private readonly ends: number[] = [];
 
   constructor(
     private readonly index: ImageIndex,
     private readonly maxJobs = 200,
   ) {}
 
-  async forJob(view: Pick<JobView, 'id' | 'state' | 'startedAt' | 'endedAt'>): Promise<string[]> {
-    const startMs = Date.parse(view.startedAt);
-    if (view.state !== 'finished' || view.endedAt === null) return this.index.listFromMemory(startMs, Date.now());
+  async forJob(view: Window): Promise<string[]> {
+    if (view.state !== 'finished' || view.endedAt === null) {
+      const [from] = this.window(view);
+      return this.index.listFromMemory(from, Date.now() + WINDOW_SLACK_MS);
+    }
     const known = this.finished.get(view.id);
     if (known !== undefined) return known;
-    const list = await this.index.listAfterScan(startMs, Date.parse(view.endedAt));
+    this.noteEnd(view);
+    const [from, to] = this.window(view);
+    const list = await this.index.listAfterScan(from, to);
     this.finished.set(view.id, list);
     if (this.finished.size > this.maxJobs) {
       const oldest = this.finished.keys().next();
@@ -26,10 +41,33 @@ export class JobImages {
     return list;
   }
 
-  /** Without I/O, for /status: what is known or what memory says. */
-  known(view: Pick<JobView, 'id' | 'startedAt' | 'endedAt'>): string[] {
+  /** Without I/O, for /status: what is known, or what memory says. */
+  known(view: Window): string[] {
     const known = this.finished.get(view.id);
     if (known !== undefined) return known;
-    return this.index.listFromMemory(Date.parse(view.startedAt), view.endedAt === null ? Date.now() : Date.parse(view.endedAt));
+    this.noteEnd(view);
+    const [from, to] = this.window(view);
+    return this.index.listFromMemory(from, to);
+  }
+
+  /** Record that a job ended (the API also learns ends from /status). */
+  noteEnd(view: Pick<JobView, 'endedAt'>): void {
+    if (view.endedAt === null) return;
+    const end = Date.parse(view.endedAt);
+    if (this.ends.includes(end)) return;
+    this.ends.push(end);
+    this.ends.sort((a, b) => a - b);
+    if (this.ends.length > this.maxJobs) this.ends.shift();
+  }
+
+  private window(view: Window): [number, number] {
+    const start = Date.parse(view.startedAt);
+    let from = start - WINDOW_SLACK_MS;
+    for (const end of this.ends) {
+      // endedAt is truncated to the ms: +1 keeps a file written in that last ms out.
+      if (end <= start && end + 1 > from) from = end + 1;
+    }
+    const to = view.endedAt === null ? Date.now() + WINDOW_SLACK_MS : Date.parse(view.endedAt) + WINDOW_SLACK_MS;
+    return [from, to];
   }
 }

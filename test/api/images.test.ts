@@ -39,6 +39,7 @@ void test('window: images whose mtime is inside the job, oldest first', () => {
     { name: 'after.png', mtimeMs: 9000, size: 1 },
   ];
   assert.deepEqual(imagesInWindow(entries, 1000, 5000), ['/images/early.png', '/images/late.png']);
+  assert.deepEqual(imagesInWindow(entries, 1200, 3000), ['/images/early.png', '/images/late.png'], 'bounds are inclusive');
 });
 
 void test('GET /images serves only regular image files inside IMAGES_DIR and never leaks a byte from outside', async (t) => {

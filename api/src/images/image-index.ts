@@ -9,9 +9,6 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../../../common/logger.ts';
 import { checkPlainName, imageContentType, imageUrl } from './names.ts';
 
-/** File times come from a coarse kernel clock: allow this much before a job's start. */
-const WINDOW_SLACK_MS = 50;
-
 export interface ImageEntry {
   name: string;
   mtimeMs: number;
@@ -33,10 +30,10 @@ export function isListableName(name: string): boolean {
   return checkPlainName(name).ok && imageContentType(name) !== null;
 }
 
-/** Entries whose mtime lies in the window, oldest first, as URLs. Pure. */
-export function imagesInWindow(entries: Iterable<ImageEntry>, startMs: number, endMs: number): string[] {
+/** Entries whose mtime lies in [fromMs, toMs], oldest first, as URLs. Pure. */
+export function imagesInWindow(entries: Iterable<ImageEntry>, fromMs: number, toMs: number): string[] {
   const hits: ImageEntry[] = [];
-  for (const e of entries) if (e.mtimeMs >= startMs - WINDOW_SLACK_MS && e.mtimeMs <= endMs + WINDOW_SLACK_MS) hits.push(e);
+  for (const e of entries) if (e.mtimeMs >= fromMs && e.mtimeMs <= toMs) hits.push(e);
   hits.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return hits.map((e) => imageUrl(e.name));
 }
@@ -99,14 +96,14 @@ export class ImageIndex {
   }
 
   /** Images of a window from memory only (running jobs, /status). */
-  listFromMemory(startMs: number, endMs: number): string[] {
-    return imagesInWindow(this.files.values(), startMs, endMs);
+  listFromMemory(fromMs: number, toMs: number): string[] {
+    return imagesInWindow(this.files.values(), fromMs, toMs);
   }
 
   /** Images of a finished job's window, after a direct scan of the folder. */
-  async listAfterScan(startMs: number, endMs: number): Promise<string[]> {
+  async listAfterScan(fromMs: number, toMs: number): Promise<string[]> {
     await this.scan();
-    return this.listFromMemory(startMs, endMs);
+    return this.listFromMemory(fromMs, toMs);
   }
 
   /** Re-read the folder: regular image files directly inside it (links are not listed). */

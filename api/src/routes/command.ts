@@ -10,6 +10,9 @@ import { finishedJobReply } from '../job-response.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
 import { WaitAborted } from '../supervisor-client.ts';
 
+/** On shutdown, how long an in-flight request still waits for its job to end. */
+const SHUTDOWN_SETTLE_MS = 1000;
+
 interface CommandBody {
   text: string;
   sessionId?: string;
@@ -88,12 +91,18 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
           request.log.info({ jobId }, 'client went away; job continues');
           return reply.code(202).send({ state: 'running', jobId });
         }
-        const partial = await ctx.supervisor.getJob(jobId).catch(() => null);
-        request.log.info({ jobId, reason: 'shutdown', statusCode: 503 }, 'command done');
-        throw errors.shuttingDown('The API is shutting down; fetch the result with GET /jobs/:id or retry with the same Idempotency-Key', {
-          text: partial?.text ?? null,
-          jobId,
-        });
+        // Shutting down. When the supervisor is stopping too it ends the job now: give it
+        // a moment, so the answer carries the job's own end (and its partial text).
+        const last = await ctx.supervisor.waitOnce(jobId, SHUTDOWN_SETTLE_MS).catch(() => null);
+        if (last?.state === 'finished') {
+          finished = last;
+        } else {
+          request.log.info({ jobId, reason: 'shutdown', statusCode: 503 }, 'command done');
+          throw errors.shuttingDown('The API is shutting down; fetch the result with GET /jobs/:id or retry with the same Idempotency-Key', {
+            text: last?.text ?? null,
+            jobId,
+          });
+        }
       } finally {
         wait.dispose();
       }

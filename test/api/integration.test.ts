@@ -1,0 +1,203 @@
+// The API against a REAL supervisor process and fixture CLIs (test/fixtures/api-cli.mjs,
+// whose prompt is a JSON script): every row of the status table, 20 simultaneous POSTs,
+// idempotent retries, GET /jobs/:id, images of a job, and the supervisor dying mid-job.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { fixture, startSupervisor, type Supervisor } from '../support/supervisor-harness.ts';
+import { buildTestApp, request, tempDir, type RawResponse } from '../support/api-harness.ts';
+
+interface Stack {
+  sup: Supervisor;
+  port: number;
+  imagesDir: string;
+  runs: string;
+  post: (script: Record<string, unknown> | string, headers?: Record<string, string>) => Promise<RawResponse>;
+  get: (p: string) => Promise<RawResponse>;
+}
+
+async function startStack(t: TestContext, env: Record<string, string> = {}, claudeBin = fixture('api-cli.mjs')): Promise<Stack> {
+  const sup = await startSupervisor(t, { claudeBin, env: { KILL_GRACE_MS: '300', SAMPLE_INTERVAL_MS: '50', ...env } });
+  const imagesDir = path.join(sup.dir, 'images');
+  const { app } = await buildTestApp(t, { imagesDir, socketPath: sup.socketPath, watch: true });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as AddressInfo).port;
+  const runs = path.join(await tempDir(t), 'runs');
+  return {
+    sup,
+    port,
+    imagesDir,
+    runs,
+    post: (script, headers = {}) =>
+      request(port, {
+        method: 'POST',
+        path: '/command',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ text: typeof script === 'string' ? script : JSON.stringify({ runs, imagesDir, ...script }) }),
+      }),
+    get: (p) => request(port, { path: p }),
+  };
+}
+
+async function runCount(runs: string): Promise<number> {
+  try {
+    return (await readFile(runs, 'utf8')).split('\n').filter((l) => l !== '').length;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitForRunningJob(stack: Stack): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const status = (await stack.get('/status')).json() as { job: { id: string } | null };
+    if (status.job !== null) return status.job.id;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('no job started');
+}
+
+void test('status table: 200, 500 exit/error result, 408 timeout, 409 busy, 500 memory_limit, images oldest first', async (t) => {
+  const s = await startStack(t, { COMMAND_TIMEOUT_MS: '2500', MEMORY_LIMIT_MB: '150' });
+
+  const ok = await s.post({ result: 'all good', png: ['second-written-first.png', 'a-written-second.png'] });
+  assert.equal(ok.statusCode, 200, ok.text);
+  const body = ok.json();
+  assert.equal(body.text, 'all good');
+  assert.equal(body.exitCode, 0);
+  assert.equal(typeof body.durationMs, 'number');
+  assert.equal(typeof body.jobId, 'string');
+  assert.equal(body.truncated, false);
+  assert.deepEqual(body.images, ['/images/second-written-first.png', '/images/a-written-second.png']);
+  assert.equal(body.sessionId, '00000000-0000-4000-8000-000000000001');
+  const img = await s.get('/images/a-written-second.png');
+  assert.equal(img.statusCode, 200);
+  assert.equal(img.headers['content-type'], 'image/png');
+
+  const plain = await s.post('just a sentence');
+  assert.equal(plain.statusCode, 200);
+  assert.equal(plain.json().text, 'echo: just a sentence');
+  assert.deepEqual(plain.json().images, [], 'no images from an earlier job');
+
+  const failed = await s.post({ stderr: 'something broke\nfatal: the reason\n', exit: 3 });
+  assert.equal(failed.statusCode, 500);
+  assert.equal(failed.json().error, 'execution_error');
+  assert.equal(failed.json().exitCode, 3);
+  assert.match(String(failed.json().message), /the reason/);
+  assert.equal(typeof failed.json().jobId, 'string');
+
+  const errorResult = await s.post({ result: 'API Error: overloaded', isError: true });
+  assert.equal(errorResult.statusCode, 500);
+  assert.equal(errorResult.json().error, 'execution_error');
+
+  const slow = await s.post({ stdout: 'partial output\n', sleepMs: 30_000 });
+  assert.equal(slow.statusCode, 408, slow.text);
+  assert.equal(slow.json().error, 'timeout');
+  assert.match(String(slow.json().text), /partial output/);
+  assert.deepEqual(slow.json().images, []);
+  assert.equal(typeof slow.json().durationMs, 'number');
+
+  const big = await s.post({ allocMb: 600, sleepMs: 20_000 });
+  assert.equal(big.statusCode, 500, big.text);
+  assert.equal(big.json().error, 'memory_limit');
+  assert.ok((big.json().peakRssBytes as number) > 0);
+  assert.ok('text' in big.json());
+
+  const first = s.post({ sleepMs: 1200, result: 'first' });
+  await waitForRunningJob(s);
+  const second = await s.post({ result: 'second' });
+  assert.equal(second.statusCode, 409);
+  assert.equal(second.json().error, 'busy');
+  assert.equal(typeof second.json().message, 'string');
+  assert.equal((await first).statusCode, 200);
+});
+
+void test('a CLI that cannot be spawned is a 500 execution_error', async (t) => {
+  const s = await startStack(t, {}, '/nonexistent/claude');
+  const res = await s.post({ result: 'x' });
+  assert.equal(res.statusCode, 500, res.text);
+  assert.equal(res.json().error, 'execution_error');
+  assert.equal(res.json().exitCode, null);
+  assert.ok(String(res.json().message).length > 0);
+});
+
+void test('20 simultaneous POSTs: exactly one 200, nineteen 409 busy, one CLI run', async (t) => {
+  const s = await startStack(t);
+  const answers = await Promise.all(Array.from({ length: 20 }, () => s.post({ sleepMs: 1000, result: 'only one' })));
+  const codes = answers.map((a) => a.statusCode).sort();
+  assert.equal(codes.filter((c) => c === 200).length, 1, codes.join(','));
+  assert.equal(codes.filter((c) => c === 409).length, 19, codes.join(','));
+  for (const a of answers.filter((x) => x.statusCode === 409)) assert.equal(a.json().error, 'busy');
+  assert.equal(await runCount(s.runs), 1);
+});
+
+void test('Idempotency-Key: retries while running and after get the same job, never a second run or a 409', async (t) => {
+  const s = await startStack(t);
+  const key = { 'idempotency-key': 'wamid.HBgLMTU1NTEyMzQ1NjcVAgASGBQzQUI' };
+  const first = s.post({ sleepMs: 1000, result: 'once' }, key);
+  const jobId = await waitForRunningJob(s);
+  const running = await s.get(`/jobs/${jobId}`);
+  assert.equal(running.statusCode, 202);
+  assert.equal(running.json().state, 'running');
+  const other = await s.post({ result: 'another message' }, { 'idempotency-key': 'another-key' });
+  assert.equal(other.statusCode, 409, 'a different key while running is busy');
+  const retry = await s.post({ sleepMs: 1000, result: 'once' }, key);
+  const done = await first;
+  assert.equal(done.statusCode, 200);
+  assert.equal(retry.statusCode, 200);
+  assert.equal(retry.json().jobId, jobId);
+  assert.deepEqual(retry.json(), done.json());
+  const later = await s.post({ sleepMs: 1000, result: 'once' }, key);
+  assert.equal(later.statusCode, 200);
+  assert.deepEqual(later.json(), done.json());
+  assert.equal(await runCount(s.runs), 1);
+  const byId = await s.get(`/jobs/${jobId}`);
+  assert.equal(byId.statusCode, 200);
+  assert.deepEqual(byId.json(), done.json());
+  const missing = await s.get('/jobs/no-such-job');
+  assert.equal(missing.statusCode, 404);
+  assert.equal(missing.json().error, 'not_found');
+});
+
+void test('/status shows the running job, recent jobs, limits, system and images', async (t) => {
+  const s = await startStack(t, { COMMAND_TIMEOUT_MS: '60000' });
+  await s.post({ result: 'one', png: ['s.png'] });
+  const pending = s.post({ sleepMs: 800, result: 'two' });
+  await waitForRunningJob(s);
+  const st = (await s.get('/status')).json() as Record<string, Record<string, unknown> & unknown[]>;
+  assert.equal(st.supervisor!.reachable, true);
+  assert.equal(typeof st.supervisor!.pid, 'number');
+  assert.equal(typeof st.job!.id, 'string');
+  assert.equal(typeof st.job!.elapsedMs, 'number');
+  assert.equal(typeof st.job!.promptChars, 'number');
+  assert.equal(st.limits!.timeoutMs, 60000);
+  const recent = st.recentJobs as unknown as Record<string, unknown>[];
+  assert.equal(recent[0]!.outcome, 'ok');
+  assert.deepEqual(recent[0]!.images, ['/images/s.png']);
+  assert.equal(st.images!.count, 1);
+  const text = JSON.stringify(st);
+  assert.ok(!text.includes('test-key') && !text.includes('sleepMs'), 'no secret, no prompt text');
+  await pending;
+});
+
+void test('supervisor killed mid-job: the waiting request gets 503 within 1 s, and so do new ones', async (t) => {
+  const s = await startStack(t);
+  const pending = s.post({ sleepMs: 30_000, result: 'never' });
+  await waitForRunningJob(s);
+  const killedAt = Date.now();
+  s.sup.child.kill('SIGKILL');
+  const res = await pending;
+  assert.ok(Date.now() - killedAt < 1000, `answered after ${Date.now() - killedAt} ms`);
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.json().error, 'supervisor_unavailable');
+  await s.sup.exited;
+  const before = Date.now();
+  const next = await s.post({ result: 'x' });
+  assert.ok(Date.now() - before < 1000);
+  assert.equal(next.statusCode, 503);
+  assert.equal(next.json().error, 'supervisor_unavailable');
+  const status = await s.get('/status');
+  assert.equal(status.statusCode, 200);
+  assert.equal((status.json().supervisor as { reachable: boolean }).reachable, false);
+});
