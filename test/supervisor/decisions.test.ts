@@ -1,0 +1,153 @@
+// The supervisor's decisions as pure functions: no processes, no sockets.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../../common/env.ts';
+import { loadConfig } from '../../supervisor/src/config.ts';
+import { JobHistory } from '../../supervisor/src/history.ts';
+import type { Job } from '../../supervisor/src/job.ts';
+import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../../supervisor/src/lifecycle.ts';
+import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/marker.ts';
+import { HeadCapture, TailCapture, utf8CompletePrefix } from '../../supervisor/src/output.ts';
+import { environHas, parseStat } from '../../supervisor/src/proc.ts';
+import { exceedsCeiling, UsageMeter } from '../../supervisor/src/sampler.ts';
+import { buildChildEnv } from '../../supervisor/src/spawn.ts';
+
+const run = (events: LifecycleEvent[], state: LifecycleState = INITIAL_STATE) =>
+  events.reduce<LifecycleState>((s, e) => {
+    const { phase, reason } = decide(s, e);
+    return { phase, reason };
+  }, state);
+
+void test('lifecycle: the first cause wins and later ones change nothing', () => {
+  assert.deepEqual(decide(INITIAL_STATE, 'timeout'), { phase: 'terminating', reason: 'timeout', action: 'terminate' });
+  assert.deepEqual(run(['timeout', 'memory_limit', 'cancelled', 'shutdown', 'exit']), { phase: 'terminating', reason: 'timeout' });
+  assert.deepEqual(run(['memory_limit', 'exit', 'tree_gone']), { phase: 'finished', reason: 'memory_limit' });
+  assert.deepEqual(run(['exit', 'timeout', 'cancelled']), { phase: 'sweeping', reason: 'exit' });
+  assert.deepEqual(run(['exit', 'tree_gone', 'shutdown']), { phase: 'finished', reason: 'exit' });
+});
+
+void test('lifecycle: every state x event is decided', () => {
+  const events: LifecycleEvent[] = ['spawn_error', 'exit', 'timeout', 'memory_limit', 'cancelled', 'shutdown', 'tree_gone'];
+  const states: LifecycleState[] = [
+    INITIAL_STATE,
+    { phase: 'terminating', reason: 'cancelled' },
+    { phase: 'sweeping', reason: 'exit' },
+    { phase: 'finished', reason: 'exit' },
+  ];
+  for (const s of states) {
+    for (const e of events) {
+      const d = decide(s, e);
+      assert.ok(['none', 'terminate', 'sweep', 'finish'].includes(d.action));
+      if (s.reason !== null) assert.equal(d.reason, s.reason, `${s.phase} + ${e} keeps the reason`);
+    }
+  }
+  assert.equal(decide(INITIAL_STATE, 'exit').action, 'sweep', 'a CLI that exits on its own gets its leftovers swept');
+  assert.equal(decide(INITIAL_STATE, 'spawn_error').action, 'finish');
+  assert.equal(decide(INITIAL_STATE, 'tree_gone').action, 'none');
+  assert.equal(decide({ phase: 'terminating', reason: 'timeout' }, 'tree_gone').action, 'finish');
+});
+
+void test('ceiling: exceeded only above the limit', () => {
+  assert.equal(exceedsCeiling(100, 100), false);
+  assert.equal(exceedsCeiling(101, 100), true);
+});
+
+void test('usage meter keeps CPU time of exited processes and computes percent', () => {
+  const meter = new UsageMeter();
+  const p = (pid: number, cpuTicks: number, rssPages = 1) => ({ pid, ppid: 1, state: 'S', startTime: pid * 10, cpuTicks, rssPages });
+  meter.update([p(1, 10), p(2, 10)], 0);
+  const u = meter.update([p(1, 60)], 1000); // pid 2 exited with 10 ticks; pid 1 used 50 ticks = 500 ms in 1 s
+  assert.equal(u.cpuMs, 700);
+  assert.equal(u.cpuPercent, 50);
+  assert.equal(u.processCount, 1);
+});
+
+void test('output: the head is kept, UTF-8 never cut in half, the tail is bounded', () => {
+  const head = new HeadCapture(4);
+  head.push(Buffer.from('ab'));
+  head.push(Buffer.from('cé€')); // c(1) é(2) €(3): the cap falls inside é
+  assert.equal(head.truncated, true);
+  assert.equal(head.text(), 'abc');
+  assert.equal(head.totalBytes, 8);
+  assert.equal(utf8CompletePrefix(Buffer.from('a€')).toString(), 'a€');
+  assert.equal(utf8CompletePrefix(Buffer.from('a€').subarray(0, 3)).toString(), 'a');
+  const tail = new TailCapture(4);
+  tail.push(Buffer.from('hello'));
+  tail.push(Buffer.from('é!'));
+  assert.equal(tail.text(), 'oé!');
+});
+
+void test('history keeps 50 jobs and full text only within the budget, newest first', () => {
+  const history = new JobHistory(10, 3);
+  const job = (id: string, text: string) => ({ id, text, textBytes: Buffer.byteLength(text), textEvicted: false }) as unknown as Job;
+  const a = job('a', '123456');
+  const b = job('b', '123456');
+  const c = job('c', '1');
+  const d = job('d', '1');
+  history.add(a);
+  history.add(b);
+  assert.equal(a.text, null, 'the older text goes once the sum exceeds the budget');
+  assert.equal(a.textEvicted, true);
+  assert.equal(b.text, '123456');
+  history.add(c);
+  const dropped = history.add(d);
+  assert.deepEqual(dropped.map((j) => j.id), ['a']);
+  assert.deepEqual(history.list().map((j) => j.id), ['d', 'c', 'b']);
+});
+
+void test('marker: a whole environ entry per job, a prefix per supervisor instance', () => {
+  const tag = instanceTagFor('/tmp/x.sock');
+  assert.notEqual(tag, instanceTagFor('/tmp/y.sock'));
+  const environ = Buffer.from(`PATH=/bin\0AGENT_COCKPIT_JOB=${tag}:job-12\0HOME=/root\0`);
+  assert.equal(environHas(environ, jobMarkerEntry(tag, 'job-12'), true), true);
+  assert.equal(environHas(environ, jobMarkerEntry(tag, 'job-1'), true), false, 'job-1 is not job-12');
+  assert.equal(environHas(environ, instanceMarkerPrefix(tag), false), true);
+  assert.equal(environHas(Buffer.from(`X_AGENT_COCKPIT_JOB=${tag}:j\0`), instanceMarkerPrefix(tag), false), false);
+});
+
+void test('/proc/PID/stat parsing survives spaces and parentheses in the command name', () => {
+  const line = '42 (a) b (c) S 7 42 42 0 -1 4194560 1 0 0 0 12 3 0 0 20 0 1 0 98765 1000 250 18446744073709551615';
+  assert.deepEqual(parseStat(42, line), { pid: 42, ppid: 7, state: 'S', startTime: 98765, cpuTicks: 15, rssPages: 250 });
+});
+
+void test('the CLI environment drops API_TOKEN and SUPERVISOR_* and carries the marker and the agent identity', () => {
+  const env = buildChildEnv(
+    { PATH: '/bin', API_TOKEN: 'secret', SUPERVISOR_SOCKET: '/s', HOME: '/root', AGENT_COCKPIT_JOB: 'stale' },
+    { name: 'agent', uid: 1000, gid: 1000, home: '/home/agent' },
+    'tag:job',
+  );
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/home/agent', USER: 'agent', LOGNAME: 'agent', AGENT_COCKPIT_JOB: 'tag:job' });
+});
+
+void test('config: defaults, units, the root rule and bad values naming the variable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const passwd = join(dir, 'passwd');
+  writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1001::/home/agent:/bin/sh\n');
+  const host = { uid: 0, passwdFile: passwd, isExecutable: () => false };
+  const c = loadConfig({ AGENT_USER: 'agent', PATH: '' }, host);
+  assert.equal(c.socketPath, '/tmp/agent-cockpit/supervisor.sock');
+  assert.equal(c.memoryLimitBytes, 2048 * 1024 * 1024);
+  assert.equal(c.maxOutputBytes, 10 * 1024 * 1024);
+  assert.equal(c.commandTimeoutMs, 300_000);
+  assert.equal(c.claudeBin, 'claude');
+  assert.deepEqual(c.agentUser, { name: 'agent', uid: 1000, gid: 1001, home: '/home/agent' });
+  assert.ok(Object.isFrozen(c));
+  assert.equal(loadConfig({ AGENT_USER: '1000' }, host).agentUser?.name, 'agent');
+  assert.equal(loadConfig({ IS_SANDBOX: '1' }, host).agentUser, null);
+  assert.equal(loadConfig({}, { ...host, uid: 1000 }).agentUser, null, 'non-root needs neither');
+  const bad = (env: Record<string, string>, variable: string, h = host) =>
+    assert.throws(() => loadConfig(env, h), (e: unknown) => e instanceof ConfigError && e.variable === variable);
+  bad({}, 'AGENT_USER');
+  bad({ AGENT_USER: 'root' }, 'AGENT_USER');
+  bad({ AGENT_USER: 'nobody-here' }, 'AGENT_USER');
+  bad({ IS_SANDBOX: 'maybe' }, 'IS_SANDBOX');
+  bad({ IS_SANDBOX: '1', MEMORY_LIMIT_MB: '-5' }, 'MEMORY_LIMIT_MB');
+  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET: 'relative.sock' }, 'SUPERVISOR_SOCKET');
+  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET: `/${'x'.repeat(120)}` }, 'SUPERVISOR_SOCKET');
+  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET_GROUP: 'no-such-group' }, 'SUPERVISOR_SOCKET_GROUP');
+  bad({ IS_SANDBOX: '1', LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
+  bad({ AGENT_USER: 'agent' }, 'AGENT_USER', { ...host, uid: 1234 });
+});

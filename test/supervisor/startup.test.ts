@@ -1,0 +1,84 @@
+// Startup: configuration errors, the root rule, the socket's mode, stale and live
+// sockets, and the leftovers of a supervisor that died mid-job.
+import assert from 'node:assert/strict';
+import { statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { SupervisorStatus } from '../../common/protocol.ts';
+import { fixture, makeTempDir, markedPids, runSupervisor, startSupervisor, supervisorEnv, waitFor } from '../support/supervisor-harness.ts';
+
+void test('a bad value exits 1 naming the variable and what it accepts', async (t) => {
+  const dir = await makeTempDir(t);
+  const result = await runSupervisor(supervisorEnv(dir, { KILL_GRACE_MS: 'soon' }));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /KILL_GRACE_MS: expected a whole number/);
+});
+
+void test('as root without AGENT_USER or IS_SANDBOX it refuses to start and says why', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('the rule applies to root only');
+    return;
+  }
+  const dir = await makeTempDir(t);
+  const result = await runSupervisor(supervisorEnv(dir, { IS_SANDBOX: undefined, AGENT_USER: undefined }));
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /AGENT_USER/);
+  assert.match(result.stderr, /refuses --dangerously-skip-permissions as root/);
+  assert.match(result.stderr, /IS_SANDBOX=1/);
+});
+
+void test('the socket is owner-only, or group-only with SUPERVISOR_SOCKET_GROUP', async (t) => {
+  const owner = await startSupervisor(t);
+  assert.equal(statSync(owner.socketPath).mode & 0o777, 0o600);
+  const grouped = await startSupervisor(t, { env: { SUPERVISOR_SOCKET_GROUP: '4242' } });
+  const st = statSync(grouped.socketPath);
+  assert.equal(st.mode & 0o777, 0o660);
+  assert.equal(st.gid, 4242);
+  const health = await grouped.request('GET', '/health');
+  assert.deepEqual(health.body, { status: 'ok' });
+});
+
+void test('a stale socket file is replaced; a live one makes the new supervisor refuse', async (t) => {
+  const dir = await makeTempDir(t);
+  // A socket file nobody listens on, as a SIGKILLed process leaves it.
+  const socketPath = join(dir, 'supervisor.sock');
+  const listener = `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  spawnSync(process.execPath, ['-e', listener]);
+  assert.ok(statSync(socketPath).isSocket());
+  const first = await startSupervisor(t, { dir });
+  assert.ok(first.logs.some((l) => l.msg === 'removed a stale socket'));
+  assert.equal((await first.request('GET', '/health')).status, 200);
+
+  const second = await startSupervisor(t, { dir, noWait: true });
+  const exit = await second.exited;
+  assert.equal(exit.code, 1);
+  assert.ok(second.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('refusing to start')));
+  assert.equal((await first.request('GET', '/health')).status, 200, 'the live supervisor is untouched');
+});
+
+void test('a path that is not a socket is never replaced', async (t) => {
+  const dir = await makeTempDir(t);
+  writeFileSync(join(dir, 'supervisor.sock'), 'precious');
+  const sup = await startSupervisor(t, { dir, noWait: true });
+  assert.equal((await sup.exited).code, 1);
+});
+
+void test('kills the leftovers of a supervisor that died mid-job', async (t) => {
+  const dir = await makeTempDir(t);
+  const dead = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh') });
+  const started = await dead.startJob({ prompt: 'work' });
+  await waitFor(() => markedPids(dead.instanceTag, started.body.id).length >= 4, { message: 'the fixture tree' });
+  dead.child.kill('SIGKILL');
+  await dead.exited;
+  const survivors = markedPids(dead.instanceTag).length;
+  assert.ok(survivors >= 4, `the tree outlives a SIGKILLed supervisor (${survivors})`);
+
+  const next = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh') });
+  const line = next.logs.find((l) => l.msg === 'killed leftovers of a previous supervisor');
+  assert.ok(line, 'logs the cleanup');
+  assert.ok(Number(line.processesKilled) >= 4);
+  assert.deepEqual(markedPids(next.instanceTag), []);
+  const status = await next.request<SupervisorStatus>('GET', '/status');
+  assert.equal(status.body.job, null);
+});
