@@ -60,6 +60,17 @@ void test('progress shows the tool in use and its description while it runs, the
   assert.equal(reader.progress.turns, out.result?.numTurns);
 });
 
+void test('assistantText keeps what the agent said so far, for an answer cut short', () => {
+  const lines = recorded('bash-tool').toString('utf8').split('\n').filter(Boolean);
+  const reader = new StreamJsonReader(MiB);
+  for (const line of lines.slice(0, 4)) reader.push(Buffer.from(`${line}\n`));
+  // Killed while the tool ran: no result event, but the agent had said something.
+  assert.equal(reader.end().result, null);
+  assert.equal(reader.current.assistantText, 'Running it.');
+  assert.equal(readAll(recorded('bash-tool')).current.assistantText, 'Running it.\n\nIt printed hello-42.');
+  assert.equal(readAll(recorded('api-500')).current.assistantText.startsWith('API Error: 500'), true);
+});
+
 void test('the command itself never reaches progress, only the description', () => {
   const reader = readAll(recorded('bash-tool'));
   assert.doesNotMatch(JSON.stringify(reader.progress), /echo|id -u/);

@@ -26,6 +26,12 @@ export interface StreamJsonOutcome {
   errorMessage: string | null;
   /** A failure callers can act on, recognised from the CLI's message. */
   errorCode: JobErrorCode | null;
+  /**
+   * The top-level assistant text blocks so far, joined by blank lines (at most
+   * maxLineBytes characters): what the agent said before a timeout or a kill, when no
+   * result event came. Empty when it said nothing.
+   */
+  assistantText: string;
   /** Whether any stream-json event was seen at all. */
   sawEvents: boolean;
   /** Lines dropped for being longer than the limit. */
@@ -39,6 +45,7 @@ export class StreamJsonReader {
     resultText: null,
     errorMessage: null,
     errorCode: null,
+    assistantText: '',
     sawEvents: false,
     droppedLines: 0,
   };
@@ -139,6 +146,7 @@ export class StreamJsonReader {
     if (!Array.isArray(content)) return;
     for (const item of content) {
       const block = asRecord(item);
+      if (topLevel && block?.type === 'text' && typeof block.text === 'string') this.addAssistantText(block.text);
       if (block?.type !== 'tool_use') continue;
       this.progress.tool = typeof block.name === 'string' ? block.name.slice(0, 100) : null;
       const input = asRecord(block.input);
@@ -146,6 +154,12 @@ export class StreamJsonReader {
       this.progress.toolDescription =
         typeof input?.description === 'string' ? input.description.slice(0, MAX_DESCRIPTION_CHARS) : null;
     }
+  }
+
+  private addAssistantText(text: string): void {
+    if (text.trim() === '') return;
+    const joined = this.outcome.assistantText === '' ? text : `${this.outcome.assistantText}\n\n${text}`;
+    this.outcome.assistantText = joined.length > this.maxLineBytes ? joined.slice(0, this.maxLineBytes) : joined;
   }
 
   private onResult(event: Record<string, unknown>): void {
