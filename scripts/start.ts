@@ -1,0 +1,132 @@
+// `npm start`: both processes on one machine, the way s6 runs them in the image.
+// The supervisor first; the API once the supervisor's socket answers GET /health.
+// SIGTERM/SIGINT are forwarded once to both; if either dies on its own, the other gets
+// SIGTERM and we exit 1; after a signal-driven shutdown where both exit 0, we exit 0.
+//
+// The children run in their own process groups (detached): a signal sent to our whole
+// group (Ctrl-C in a terminal, `kill -TERM -PGID`) reaches only us, and each child gets
+// exactly one SIGTERM from us, since a second signal means "exit now" to both of them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadOrExit, readInt } from '../common/env.ts';
+import { loadConfig } from '../api/src/config.ts';
+import { SupervisorClient } from '../api/src/supervisor-client.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STARTUP_TIMEOUT_MS = 30_000;
+
+// Validate the API's settings before starting anything (missing credentials exit 1 here).
+const apiConfig = loadOrExit(() => loadConfig(process.env), 'start');
+const killGraceMs = loadOrExit(() => readInt(process.env, 'KILL_GRACE_MS', 5000, 0, 300_000), 'start');
+
+interface Managed {
+  name: string;
+  child: ChildProcess;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+const children: Managed[] = [];
+let stopping = false;
+let failed = false;
+
+function say(message: string): void {
+  process.stderr.write(`start: ${message}\n`);
+}
+
+function launch(name: string, entry: string): Managed {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: 'inherit',
+    detached: true,
+  });
+  const managed: Managed = { name, child, exit: null };
+  children.push(managed);
+  child.on('error', (err) => {
+    say(`${name} could not start: ${err.message}`);
+    managed.exit ??= { code: null, signal: null };
+    onExit(managed);
+  });
+  child.on('exit', (code, signal) => {
+    managed.exit = { code, signal };
+    onExit(managed);
+  });
+  return managed;
+}
+
+function signalAll(signal: NodeJS.Signals): void {
+  for (const m of children) {
+    if (m.exit === null) {
+      try {
+        m.child.kill(signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function onExit(m: Managed): void {
+  const how = m.exit?.signal ? `signal ${m.exit.signal}` : `code ${m.exit?.code ?? 'unknown'}`;
+  if (!stopping) {
+    say(`${m.name} exited unexpectedly (${how}); stopping the rest`);
+    failed = true;
+    beginStop('SIGTERM');
+  } else if (m.exit?.code !== 0) {
+    say(`${m.name} exited with ${how}`);
+    failed = true;
+  }
+  if (children.every((c) => c.exit !== null)) process.exit(failed ? 1 : 0);
+}
+
+function beginStop(signal: NodeJS.Signals): void {
+  stopping = true;
+  signalAll(signal);
+  // Both children bound their own shutdown; this only catches one that hangs anyway.
+  const deadline = setTimeout(() => {
+    say('children still running after the shutdown deadline; killing them');
+    signalAll('SIGKILL');
+    process.exit(1);
+  }, killGraceMs + 10_000);
+  deadline.unref();
+}
+
+let signals = 0;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    signals += 1;
+    if (signals === 1) {
+      say(`${signal}: stopping the api and the supervisor`);
+      beginStop('SIGTERM');
+    } else {
+      // A second signal: pass it on; the children treat it as "exit now".
+      signalAll('SIGTERM');
+    }
+    if (children.length === 0) process.exit(0);
+  });
+}
+
+async function waitForSupervisor(client: SupervisorClient, sup: Managed): Promise<boolean> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (stopping || sup.exit !== null) return false;
+    try {
+      await client.health();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return false;
+}
+
+const supervisor = launch('supervisor', 'supervisor/src/main.ts');
+const client = new SupervisorClient({ socketPath: apiConfig.supervisorSocket, timeoutMs: 500 });
+if (await waitForSupervisor(client, supervisor)) {
+  if (!stopping) launch('api', 'api/src/main.ts');
+} else if (!stopping) {
+  say(`the supervisor did not answer on ${apiConfig.supervisorSocket} within ${STARTUP_TIMEOUT_MS} ms`);
+  failed = true;
+  beginStop('SIGTERM');
+}

@@ -1,0 +1,159 @@
+// `npm start` (scripts/start.ts) as a relay would meet it: both processes come up, /health
+// answers, a POST /command works; SIGTERM to the launcher's whole process group mid-job
+// answers the request 503 shutting_down and everything exits within KILL_GRACE_MS + 3 s.
+// Also: if one process dies, the other is stopped and the launcher exits non-zero.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { instanceTagFor } from '../../supervisor/src/marker.ts';
+import { fixture, killMarked, markedPids, waitFor } from '../support/supervisor-harness.ts';
+import { REPO_ROOT, request, tempDir } from '../support/api-harness.ts';
+
+const KILL_GRACE_MS = 1000;
+
+interface Launched {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  socketPath: string;
+}
+
+/** Live (non-zombie) pids in a process group, from /proc (stat field 5 is the pgrp). */
+function groupMembers(pgid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[2]) === pgid) found.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+async function launch(t: TestContext): Promise<Launched> {
+  const dir = await tempDir(t, 'api-launch-');
+  const socketPath = path.join(dir, 'supervisor.sock');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: REPO_ROOT,
+    // Its own process group, like a shell job: the test signals the whole group.
+    detached: true,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      ANTHROPIC_API_KEY: 'test-key',
+      IS_SANDBOX: '1',
+      CLAUDE_BIN: fixture('api-cli.mjs'),
+      SUPERVISOR_SOCKET: socketPath,
+      IMAGES_DIR: path.join(dir, 'images'),
+      WORKSPACE_DIR: path.join(dir, 'workspace'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      KILL_GRACE_MS: String(KILL_GRACE_MS),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    partial += s;
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.after(() => {
+    for (const l of logs) {
+      if (typeof l.pid === 'number' && l.pid !== child.pid) {
+        try {
+          process.kill(l.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    killMarked(instanceTagFor(socketPath));
+  });
+  return { child, logs, stderr: () => stderr, exited, socketPath };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+void test('npm start: both up, /health and POST /command work; SIGTERM to the group mid-job -> 503 and all exit', async (t) => {
+  const l = await launch(t);
+  const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: `api listening; stderr: ${l.stderr()}` });
+  const port = listening.port as number;
+  const apiPid = listening.pid as number;
+  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).pid as number;
+  assert.equal(typeof supPid, 'number');
+
+  const health = await request(port, { path: '/health' });
+  assert.deepEqual(health.json(), { status: 'ok' });
+  const ok = await request(port, { method: 'POST', path: '/command', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello' }) });
+  assert.equal(ok.statusCode, 200, ok.text);
+  assert.equal(ok.json().text, 'echo: hello');
+
+  const pending = request(port, {
+    method: 'POST',
+    path: '/command',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text: JSON.stringify({ stdout: 'working on it\n', sleepMs: 60_000 }) }),
+  });
+  const tag = instanceTagFor(l.socketPath);
+  await waitFor(() => markedPids(tag).length > 0, { message: 'the job to run' });
+  const signalledAt = Date.now();
+  process.kill(-l.child.pid!, 'SIGTERM');
+  const res = await pending;
+  assert.equal(res.statusCode, 503, res.text);
+  assert.equal(res.json().error, 'shutting_down');
+  const exit = await l.exited;
+  assert.equal(exit.code, 0, `launcher exit ${JSON.stringify(exit)}; stderr: ${l.stderr()}`);
+  await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0, {
+    timeoutMs: KILL_GRACE_MS + 3000,
+    message: 'api, supervisor and the job to be gone',
+  });
+  assert.ok(Date.now() - signalledAt <= KILL_GRACE_MS + 3000, `took ${Date.now() - signalledAt} ms`);
+  assert.deepEqual(groupMembers(l.child.pid!), []);
+});
+
+void test('npm start: when the supervisor dies, the API is stopped and the launcher exits non-zero', async (t) => {
+  const l = await launch(t);
+  const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: 'api listening' });
+  const apiPid = listening.pid as number;
+  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).pid as number;
+  process.kill(supPid, 'SIGKILL');
+  const exit = await l.exited;
+  assert.notEqual(exit.code, 0);
+  assert.match(l.stderr(), /supervisor exited unexpectedly/);
+  await waitFor(() => !pidAlive(apiPid), { timeoutMs: 5000, message: 'the api to stop' });
+});
