@@ -46,6 +46,8 @@ export function build(deps: AppDeps) {
   const { runner, log } = deps;
   const app = Fastify({
     logger: false,
+    // While closing, requests still get our own answers (503 shutting_down for new jobs).
+    return503OnClosing: false,
     bodyLimit: BODY_LIMIT_BYTES,
     // Reject what the schema does not allow instead of silently fixing it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Logger } from '../../common/logger.ts';
 import type { JobReason, JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import type { Env } from '../../common/env.ts';
-import { buildCliArgs } from './claude/cli-args.ts';
+import { buildCliArgs, cliEnv } from './claude/cli-args.ts';
 import { StreamJsonReader } from './claude/stream-json.ts';
 import { JobCgroup, type CgroupSupport } from './cgroup.ts';
 import type { SupervisorConfig } from './config.ts';
@@ -110,7 +110,7 @@ export class Job {
         bin: config.claudeBin,
         args: buildCliArgs(request, { imagesDir: config.imagesDir }),
         cwd: config.workspaceDir,
-        env: buildChildEnv(this.deps.env, config.agentUser, marker),
+        env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker)),
         agentUser: config.agentUser,
       });
     } catch (err) {
@@ -262,7 +262,9 @@ export class Job {
       this.child.stderr.destroy();
     }
     const outcome = this.reader.end();
-    this.text = outcome.resultText ?? (this.pid !== null ? this.stdout.text() : null);
+    // The result event's text; else, for a CLI speaking stream-json (killed before its
+    // result), what the agent said so far; else stdout as it is (a plain-text CLI).
+    if (this.pid !== null) this.text = outcome.resultText ?? (outcome.sawEvents ? outcome.assistantText : this.stdout.text());
     this.textBytes = this.text === null ? 0 : Buffer.byteLength(this.text);
     this.stdout.release();
     if (this.state.reason === 'exit' && this.errorMessage === null) {

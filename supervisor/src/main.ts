@@ -1,7 +1,7 @@
 // The supervisor process: config, logger, startup cleanup, the socket, signals.
-import { chownSync, mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { loadOrExit } from '../../common/env.ts';
-import { createLogger } from '../../common/logger.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import { build } from './app.ts';
 import { detectCgroups } from './cgroup.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
@@ -17,9 +17,12 @@ const VERSION = '0.1.0';
 const SHUTDOWN_SLACK_MS = 1500;
 
 /** Directories the agent writes to: created if missing, and then owned by the agent user. */
-function ensureAgentDir(path: string, config: Readonly<SupervisorConfig>): void {
+function ensureAgentDir(path: string, config: Readonly<SupervisorConfig>, log: Logger): void {
   const created = mkdirSync(path, { recursive: true });
-  if (created !== undefined && config.agentUser !== null) chownSync(path, config.agentUser.uid, config.agentUser.gid);
+  const user = config.agentUser;
+  if (user === null) return;
+  if (created !== undefined) chownSync(path, user.uid, user.gid);
+  else if (statSync(path).uid !== user.uid) log.warn({ path, agentUser: user.name }, 'directory exists and is not owned by the agent user');
 }
 
 async function main(): Promise<void> {
@@ -41,8 +44,8 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  ensureAgentDir(config.workspaceDir, config);
-  ensureAgentDir(config.imagesDir, config);
+  ensureAgentDir(config.workspaceDir, config, log);
+  ensureAgentDir(config.imagesDir, config, log);
 
   const cgroups = detectCgroups(`agent-cockpit-${instanceTag}-probe`);
   log.info(cgroups === null ? { cgroup: null } : { cgroup: cgroups.kind, path: cgroups.parentDir }, cgroups === null ? 'cgroups unavailable: process tree from /proc only' : 'per-job cgroups enabled');

@@ -30,7 +30,7 @@ export interface SpawnCliOptions {
   bin: string;
   args: string[];
   cwd: string;
-  env: Record<string, string>;
+  env: NodeJS.ProcessEnv;
   agentUser: UserEntry | null;
 }
 

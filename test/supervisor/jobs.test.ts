@@ -1,9 +1,11 @@
 // Jobs end to end through a real supervisor process and its socket.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { chmodSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ErrorBody, JobView } from '../../common/protocol.ts';
-import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
+import { fixture, makeTempDir, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 void test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
   const sup = await startSupervisor(t);
@@ -97,4 +99,23 @@ void test('reports live accounting while the job runs', async (t) => {
   assert.equal(early.body.state, 'running', 'a wait answers with the running job after timeoutMs');
   const status = await sup.request<{ job: JobView | null }>('GET', '/status');
   assert.equal(status.body.job?.id, started.body.id);
+});
+
+void test('runs the CLI as AGENT_USER with its HOME, in WORKSPACE_DIR, without API_TOKEN', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('switching users needs root');
+    return;
+  }
+  const dir = await makeTempDir(t);
+  chmodSync(dir, 0o755); // the agent user must reach the workspace inside
+  const sup = await startSupervisor(t, {
+    dir,
+    claudeBin: fixture('cli-whoami.sh'),
+    env: { AGENT_USER: 'nobody', IS_SANDBOX: undefined, API_TOKEN: 'secret-token' },
+  });
+  const started = await sup.startJob({ prompt: 'who am i' });
+  const job = await sup.waitJob(started.body.id);
+  assert.equal(job.reason, 'exit', job.errorMessage ?? '');
+  assert.equal(job.text, `uid=65534 home=/nonexistent user=nobody token=unset socket=unset marker=set pwd=${join(dir, 'workspace')}`);
+  assert.equal(statSync(join(dir, 'workspace')).uid, 65534, 'the workspace it created belongs to the agent');
 });
