@@ -8,7 +8,7 @@ import type { RouteContext } from '../app.ts';
 import { errors } from '../errors.ts';
 import { finishedJobReply } from '../job-response.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
-import { WaitAborted } from '../supervisor-client.ts';
+import { SupervisorError, WaitAborted } from '../supervisor-client.ts';
 
 /** On shutdown, how long an in-flight request still waits for its job to end. */
 const SHUTDOWN_SETTLE_MS = 1000;
@@ -84,6 +84,10 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
       try {
         finished = await ctx.supervisor.waitForEnd(jobId, wait.signal);
       } catch (err) {
+        if (err instanceof SupervisorError && err.code.toLowerCase() === 'job_not_found') {
+          // The supervisor restarted (its job table is in memory): the job is lost.
+          throw errors.supervisorUnavailable('The supervisor restarted while the command ran; the job was lost', { jobId });
+        }
         if (!(err instanceof WaitAborted)) throw fromSupervisor(err);
         if (!ctx.shutdown.closing) {
           // The relay hung up; the job runs on and its result stays fetchable.
