@@ -15,7 +15,7 @@ export function fromSupervisor(err: unknown): unknown {
     case 'bad_request':
       return errors.badRequest(err.message || undefined);
     case 'job_not_found':
-      return errors.notFound(err.message || 'No job with that id');
+      return errors.jobNotFound(err.message || undefined);
     case 'shutting_down':
       return errors.shuttingDown(err.message || undefined);
     default:

@@ -157,7 +157,7 @@ void test('Idempotency-Key: retries while running and after get the same job, ne
   assert.deepEqual(byId.json(), done.json());
   const missing = await s.get('/jobs/no-such-job');
   assert.equal(missing.statusCode, 404);
-  assert.equal(missing.json().error, 'not_found');
+  assert.equal(missing.json().error, 'job_not_found');
 });
 
 void test('/status shows the running job, recent jobs, limits, system and images', async (t) => {
