@@ -72,6 +72,8 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
         '--env', 'KILL_GRACE_MS=2000',
         '--env', 'CLAUDE_BIN=/opt/deploy-test/claude',
         '--env', 'DEPLOY_TEST_SOCKET_DIR=/run/agent-cockpit',
+        // The Playwright command the system prompt gives the agent (system-prompt.ts).
+        '--env', 'PLAYWRIGHT_CLI=/app/node_modules/playwright/cli.js',
         '--env', marker,
         '--volume', `${fixtureCli}:/opt/deploy-test/claude:ro`,
         '--volume', `${data}:/data`,
@@ -94,6 +96,20 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
       const text = (answer.body as { text: string }).text;
       assert.match(text, /^deploy-echo user=agent home=\/home\/agent config=\/data\/claude api_token= socket=denied /, text);
       assert.equal(statSync(path.join(data, 'claude')).uid, AGENT_UID, 'the Claude config on the volume belongs to the agent');
+
+      // A screenshot as the agent takes it: Playwright on Debian's Chromium, saved in
+      // IMAGES_DIR by the agent, listed and served by the API (group api on the folder).
+      const shot = await http(`${base}/command`, { method: 'POST', body: { text: 'take a screenshot' }, token, timeoutMs: 60_000 });
+      assert.equal(shot.status, 200, JSON.stringify(shot.body));
+      const images = (shot.body as { images: string[] }).images;
+      assert.equal(images.length, 1, JSON.stringify(shot.body));
+      const image = images[0]!;
+      const imagePath = image.startsWith('http') ? new URL(image).pathname : image.startsWith('/') ? image : `/images/${image}`;
+      const png = await fetch(`${base}${imagePath}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+      assert.equal(png.status, 200);
+      assert.equal(png.headers.get('content-type'), 'image/png');
+      const bytes = Buffer.from(await png.arrayBuffer());
+      assert.deepEqual([...bytes.subarray(1, 4)], [...Buffer.from('PNG')], 'a real PNG');
 
       // A job that would run for minutes, and its setsid'd escapee.
       const hanging = http(`${base}/command`, { method: 'POST', body: { text: 'please hang' }, token, timeoutMs: STOP_TIMEOUT_S * 1000 });
