@@ -77,10 +77,6 @@ export class SupervisorClient {
     return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}` }) as Promise<JobView>;
   }
 
-  cancelJob(id: string): Promise<JobView> {
-    return this.call({ method: 'POST', path: `/jobs/${encodeURIComponent(id)}/cancel`, body: {} }) as Promise<JobView>;
-  }
-
   /** One long poll: the job once it finishes, or as it is after `waitMs`. */
   waitOnce(id: string, waitMs: number, signal?: AbortSignal): Promise<JobView> {
     const ms = Math.max(0, Math.min(Math.floor(waitMs), MAX_WAIT_MS));

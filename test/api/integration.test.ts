@@ -14,6 +14,7 @@ interface Stack {
   port: number;
   imagesDir: string;
   runs: string;
+  logs: Record<string, unknown>[];
   post: (script: Record<string, unknown> | string, headers?: Record<string, string>) => Promise<RawResponse>;
   get: (p: string) => Promise<RawResponse>;
 }
@@ -21,7 +22,7 @@ interface Stack {
 async function startStack(t: TestContext, env: Record<string, string> = {}, claudeBin = fixture('api-cli.mjs')): Promise<Stack> {
   const sup = await startSupervisor(t, { claudeBin, env: { KILL_GRACE_MS: '300', SAMPLE_INTERVAL_MS: '50', ...env } });
   const imagesDir = path.join(sup.dir, 'images');
-  const { app } = await buildTestApp(t, { imagesDir, socketPath: sup.socketPath, watch: true });
+  const { app, logs } = await buildTestApp(t, { imagesDir, socketPath: sup.socketPath, watch: true });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as AddressInfo).port;
   const runs = path.join(await tempDir(t), 'runs');
@@ -30,6 +31,7 @@ async function startStack(t: TestContext, env: Record<string, string> = {}, clau
     port,
     imagesDir,
     runs,
+    logs,
     post: (script, headers = {}) =>
       request(port, {
         method: 'POST',
@@ -79,6 +81,12 @@ void test('status table: 200, 500 exit/error result, 408 timeout, 409 busy, 500 
   assert.equal(plain.statusCode, 200);
   assert.equal(plain.json().text, 'echo: just a sentence');
   assert.deepEqual(plain.json().images, [], 'no images from an earlier job');
+  const received = s.logs.find((l) => l.msg === 'command received' && l.jobId === plain.json().jobId);
+  assert.equal(received?.promptChars, 'just a sentence'.length);
+  const done = s.logs.find((l) => l.msg === 'command done' && l.jobId === plain.json().jobId);
+  assert.equal(done?.statusCode, 200);
+  assert.equal(done?.reason, 'exit');
+  assert.ok(!JSON.stringify(s.logs).includes('just a sentence'), 'the prompt never reaches the logs');
 
   const failed = await s.post({ stderr: 'something broke\nfatal: the reason\n', exit: 3 });
   assert.equal(failed.statusCode, 500);
