@@ -75,7 +75,7 @@ void test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor mem
   const growth = peakAfterFirst - baseline;
   console.log(`supervisor RSS growth while capturing 64 MiB: ${(growth / 1048576).toFixed(1)} MiB (cap ${cap / 1048576} MiB)`);
   // Discarded pipe chunks are garbage V8 collects lazily (its external-memory trigger is
-  // ~64 MiB), so growth is bounded by cap + that allowance, whatever the output size;
-  // storing the output would need the 64 MiB twice over (buffers, then the text).
-  assert.ok(growth < cap + 64 * 1024 * 1024, `RSS grew ${growth} bytes`);
+  // ~64 MiB): measured growth is 45-57 MiB, whatever the output size. Keeping the whole
+  // output (a cap above 64 MiB) measured 288 MiB: buffers, the text, its JSON answer.
+  assert.ok(growth < cap + 80 * 1024 * 1024, `RSS grew ${growth} bytes`);
 });

@@ -15,13 +15,16 @@
 //     .startJob(body) / .waitJob(id, timeoutMs?) convenience wrappers (POST /jobs, /wait)
 //     .waitForLog(pred, timeoutMs?)   -> the first log line matching pred
 //     .exited                         Promise<{ code, signal }>
-//     .stop(signal?)                  signal it and wait for exit (SIGKILL after 10 s)
+//     .stop(signal?)                  signal it and wait for exit (SIGKILL after 8 s)
 //   requestSocket(socketPath, method, path, body?, timeoutMs?) -> { status, body }
 //   runSupervisor(env, timeoutMs?)    run to exit (config errors): { code, stdout, stderr }
 //   markedPids(instanceTag, jobId?)   pids whose environ carries the job marker
 //   killMarked(instanceTag)           SIGKILL them (cleanup safety net)
+//   removeJobCgroups(instanceTag)     rmdir the job cgroups a killed supervisor left
+//   makeTempDir(t) / supervisorEnv(dir, extra?, claudeBin?)  building blocks
 //   waitFor(check, { timeoutMs, intervalMs, message })  poll until check() is truthy
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { JobView, StartJobRequest } from '../../common/protocol.ts';
 import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/marker.ts';
+import { detectCgroups, staleGroups } from '../../supervisor/src/cgroup.ts';
 import { environHas, listPids, readEnviron } from '../../supervisor/src/proc.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -120,6 +124,22 @@ export function killMarked(instanceTag: string): number {
     }
   }
   return n;
+}
+
+/** Remove the (emptied) job cgroups a killed supervisor instance left behind. */
+export async function removeJobCgroups(instanceTag: string): Promise<void> {
+  const support = detectCgroups(`agent-cockpit-${instanceTag}-probe`);
+  if (support === null) return;
+  for (const group of staleGroups(support, `agent-cockpit-${instanceTag}-`)) {
+    for (let i = 0; i < 20; i++) {
+      try {
+        rmdirSync(group.dir);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 25)); // members still exiting
+      }
+    }
+  }
 }
 
 export interface SupervisorOptions {
@@ -243,7 +263,7 @@ export async function startSupervisor(t: TestContext, options: SupervisorOptions
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
       const result = await exited;
       clearTimeout(timer);
       return result;
@@ -252,8 +272,10 @@ export async function startSupervisor(t: TestContext, options: SupervisorOptions
   };
 
   t.after(async () => {
-    await stop('SIGKILL');
+    // Graceful first, so the supervisor removes its job cgroup; then the safety nets.
+    await stop('SIGTERM');
     killMarked(instanceTag);
+    await removeJobCgroups(instanceTag);
   });
 
   const sup: Supervisor = {
