@@ -15,6 +15,7 @@ import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startS
 import { benchEndurance } from './scenarios/endurance.ts';
 import { type Footprint, footprintSection, takeFootprint } from './scenarios/footprint.ts';
 import { benchKill } from './scenarios/kill.ts';
+import { loaderCost } from './scenarios/loader.ts';
 import { benchOutput } from './scenarios/output.ts';
 import { benchOverhead } from './scenarios/overhead.ts';
 import { benchSampling } from './scenarios/sampling.ts';
@@ -75,14 +76,14 @@ try {
     await sleep(1000);
     const idle: Footprint = takeFootprint({ supervisor: sup.pid, api: api.pid, peer: peer.pid });
     await attempt(1, 'Request overhead', () =>
-      benchOverhead({ api: api.target, peer: peer.target, fixture: fixture('trivial.sh'), args: cliArgs, iterations: quick ? 30 : 200, warmup: quick ? 5 : 20 }),
+      benchOverhead({ api: api.target, peer: peer.target, fixture: fixture('trivial.sh'), args: cliArgs, iterations: quick ? 30 : 200, warmup: quick ? 5 : 20, supervisorLog: sup.logFile }),
     );
     await attempt(2, 'Throughput while a job runs', () =>
       benchThroughput({ apiPort: api.port, api: api.target, peerPort: peer.port, peer: peer.target, supervisor: sup.target, connections: [20, 100], rounds: quick ? 1 : 2, seconds: quick ? 1 : 3 }),
     );
     await sleep(1000);
     const after = takeFootprint({ supervisor: sup.pid, api: api.pid, peer: peer.pid });
-    await attempt(6, 'Footprint', () => Promise.resolve(footprintSection(idle, after)));
+    await attempt(6, 'Footprint', async () => footprintSection(idle, after, await loaderCost()));
     await stop(peer, api, sup);
   }
 
@@ -123,7 +124,7 @@ try {
     const sup = await track(startSupervisor('sup-endurance', { dir, claudeBin: fixture('trivial.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: '1000' } }));
     const api = await track(startApi('api-endurance', dir, sup.socketPath));
     try {
-      return await benchEndurance({ api: api.target, apiPid: api.pid, supervisorPid: sup.pid, supervisorSocket: sup.socketPath, timeoutMs, jobs: quick ? 100 : 1000, timeouts: quick ? 10 : 100, checkpoints: 4 });
+      return await benchEndurance({ api: api.target, apiPid: api.pid, supervisorPid: sup.pid, supervisorSocket: sup.socketPath, timeoutMs, warmup: quick ? 20 : 200, jobs: quick ? 100 : 1000, timeouts: quick ? 10 : 100, checkpoints: 4 });
     } finally {
       await stop(api, sup);
     }

@@ -52,7 +52,10 @@ function logTail(file: string): string {
 async function launch(name: string, script: string, env: Record<string, string>, target: Target, dir: string): Promise<Service> {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script)], {
+  // BENCH_PROFILE_DIR=DIR: every service writes a V8 CPU profile there when it exits.
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, script)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', fd, fd],

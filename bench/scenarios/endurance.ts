@@ -16,6 +16,7 @@ export interface EnduranceOptions {
   supervisorPid: number;
   supervisorSocket: string;
   timeoutMs: number;
+  warmup: number;
   jobs: number;
   timeouts: number;
   checkpoints: number;
@@ -53,8 +54,9 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
     });
   };
 
-  for (let i = 0; i < 20; i++) await request(o.api, 'POST', '/command', { text: 'warm up' });
-  await snap('after 20 warm-up jobs');
+  // Warm up to a steady heap (JIT, V8 heap sizing, Fastify's caches) before the baseline.
+  for (let i = 0; i < o.warmup; i++) await request(o.api, 'POST', '/command', { text: 'warm up' });
+  await snap(`after ${o.warmup} warm-up jobs (baseline)`);
   const jobMs: number[] = [];
   const statuses = new Map<number, number>();
   const every = Math.max(1, Math.floor(o.jobs / o.checkpoints));
@@ -96,7 +98,7 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
     title: 'Endurance',
     method:
       `A fresh supervisor (COMMAND_TIMEOUT_MS=${o.timeoutMs}, fixture trivial.sh) and API. ${o.jobs} sequential \`POST /command\` ` +
-      `through the API, then ${o.timeouts} whose fixture sleeps 30 s and is killed at the timeout. Each point is taken 0.5 s after the last ` +
+      `through the API after ${o.warmup} warm-up jobs, then ${o.timeouts} whose fixture sleeps 30 s and is killed at the timeout. Each point is taken 0.5 s after the last ` +
       `request. Descendants and zombies: processes whose parent chain leads to the supervisor or the API. Leftovers: live processes ` +
       `carrying the supervisor's job marker or the fixture's.`,
     figures: [

@@ -17,7 +17,7 @@ export function takeFootprint(pids: { supervisor: number; api: number; peer: num
 
 const mb = (kb: number): string => `${fmt((kb * 1024) / 1e6, 1)} MB`;
 
-export function footprintSection(idle: Footprint, after: Footprint): Section {
+export function footprintSection(idle: Footprint, after: Footprint, loader?: { plainKb: number; tsxKb: number }): Section {
   const sum = (f: Footprint): number => f.supervisor.rssKb + f.api.rssKb;
   const peakSum = after.supervisor.hwmKb + after.api.hwmKb;
   const worst = Math.max(sum(idle), sum(after));
@@ -32,6 +32,15 @@ export function footprintSection(idle: Footprint, after: Footprint): Section {
       ['(b) Express peer idle / after load (peak), for contrast', `${mb(idle.peer.rssKb)} / ${mb(after.peer.rssKb)} (${mb(after.peer.hwmKb)})`],
     ],
     checks: [{ target: 'supervisor + API at most 150 MB, idle and after load', measured: `${mb(sum(idle))} idle, ${mb(sum(after))} after load`, met: worst * 1024 <= 150e6 }],
-    notes: ['Both run under `node --import tsx` (TypeScript compiled in memory at start-up), as `npm run start:*` runs them; the tsx loader is part of the figure.'],
+    notes: [
+      'Both run under `node --import tsx` (TypeScript compiled in memory at start-up), as `npm run start:*` and the image run them; the tsx loader is part of the figure.',
+      ...(loader === undefined
+        ? []
+        : [
+            `What the loader costs, side by side on an idle script: plain \`node\` ${mb(loader.plainKb)}, \`node --import tsx\` ${mb(loader.tsxKb)}: ` +
+              `tsx adds ${mb(loader.tsxKb - loader.plainKb)} per process (${process.version}: its hooks run a second V8 isolate on a loader thread), ` +
+              `${mb(2 * (loader.tsxKb - loader.plainKb))} for the pair.`,
+          ]),
+    ],
   };
 }

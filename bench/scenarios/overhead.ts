@@ -4,6 +4,7 @@
 // in every iteration, so a noisy moment on this shared machine hits all three.
 import { runDirect } from '../direct.ts';
 import { type Target, request } from '../lib/http.ts';
+import { jobPhases } from '../lib/logs.ts';
 import type { Section } from '../lib/report.ts';
 import { describe, fmt, summarize } from '../lib/stats.ts';
 
@@ -14,6 +15,8 @@ export interface OverheadOptions {
   args: readonly string[];
   iterations: number;
   warmup: number;
+  /** The supervisor's log file, read back for where its share of the time went. */
+  supervisorLog?: string;
 }
 
 type Variant = 'direct' | 'peer' | 'ours';
@@ -50,6 +53,14 @@ export async function benchOverhead(o: OverheadOptions): Promise<Section> {
   const gapDirect = s.ours.median - s.direct.median;
   const d = summarize(oursMinusDirect);
   const p = summarize(oursMinusPeer);
+  const inside: Array<[string, string]> = [];
+  if (o.supervisorLog !== undefined) {
+    const phases = jobPhases(o.supervisorLog);
+    inside.push(
+      ['inside the supervisor (its log, 1 ms resolution): request received -> CLI spawned', describe(summarize(phases.receivedToSpawnMs), 'ms', 'p10-p90', 1)],
+      ['inside the supervisor: CLI spawned -> job done (fixture run, end-of-job sweep)', describe(summarize(phases.spawnToDoneMs), 'ms', 'p10-p90', 1)],
+    );
+  }
   return {
     id: 1,
     title: 'Request overhead',
@@ -66,6 +77,7 @@ export async function benchOverhead(o: OverheadOptions): Promise<Section> {
       ['ours - (a), paired per iteration', describe(d, 'ms')],
       ['ours - (b), paired per iteration', describe(p, 'ms')],
       ['ours / (b), ratio of medians', `${fmt(s.ours.median / s.peer.median)}x`],
+      ...inside,
     ],
     checks: [
       { target: 'median within 2 ms of direct spawn', measured: `+${fmt(gapDirect)} ms (${fmt(s.ours.median)} vs ${fmt(s.direct.median)} ms)`, met: gapDirect <= 2 },

@@ -59,6 +59,9 @@ export async function benchThroughput(o: ThroughputOptions): Promise<Section> {
 
   const figures: Array<[string, string]> = [];
   const checks: Section['checks'] = [];
+  // One connection: the time one /status takes, without queueing behind other requests.
+  const single = await cannon(urls.oursStatus, 1, o.seconds);
+  figures.push(['ours /status, 1 connection (no queueing)', `${fmt(single.rps, 0)} req/s; latency p50 ${fmt(single.p50)} ms, p99 ${fmt(single.p99)} ms; errors/non-2xx ${single.errors}`]);
   const statusP99s: Array<[number, number]> = [];
   let jobStillRunning = true;
   for (const c of o.connections) {
