@@ -109,7 +109,8 @@ export interface SupervisorStatus {
   zombies: number;
   /** Operator-facing warnings, e.g. running as PID 1 without an init that reaps orphans. */
   warnings: string[];
-  cgroup: { enabled: boolean; path: string | null };
+  /** Per-job cgroups: `v1-memory` (kernel memory backstop + OOM detection), `v2` (membership, cgroup.kill), or none. */
+  cgroup: { enabled: boolean; path: string | null; kind?: 'v1-memory' | 'v2' | null };
   limits: Limits;
   job: JobSummary | null;
   /** The last finished jobs, newest first. */
@@ -252,7 +253,7 @@ export const supervisorStatusSchema = {
     cgroup: {
       type: 'object',
       additionalProperties: false,
-      properties: { enabled: { type: 'boolean' }, path: nullableString },
+      properties: { enabled: { type: 'boolean' }, path: nullableString, kind: { type: ['string', 'null'], enum: ['v1-memory', 'v2', null] } },
     },
     limits: limitsSchema,
     job: { anyOf: [{ type: 'null' }, jobSummarySchema] },
