@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       version: VERSION,
       zombies: isPid1 ? zombieCount() : 0,
       warnings,
-      cgroup: { enabled: cgroups !== null, path: cgroups?.parentDir ?? null },
+      cgroup: { enabled: cgroups !== null, path: cgroups?.parentDir ?? null, kind: cgroups?.kind ?? null },
       limits,
     }),
   });

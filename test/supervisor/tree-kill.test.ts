@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import type { SupervisorStatus } from '../../common/protocol.ts';
 import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 function rssBytesOf(pid: number): number {
@@ -43,6 +44,24 @@ void test('ends the job with memory_limit when a grandchild outgrows the ceiling
   assert.ok(Date.now() - begin < 10_000, 'answered within 10 s');
   assert.ok(job.peakRssBytes > 200 * 1024 * 1024 || /kernel/.test(job.errorMessage ?? ''), `peak ${job.peakRssBytes}`);
   assert.match(job.errorMessage ?? '', /memory/);
+  assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
+});
+
+void test('a kernel OOM kill in the job cgroup (the backstop) also ends the job with memory_limit', async (t) => {
+  // The sampler is slowed down so that only the cgroup's kernel limit (1.5 x the ceiling) acts.
+  const sup = await startSupervisor(t, {
+    claudeBin: fixture('cli-alloc.sh'),
+    env: { MEMORY_LIMIT_MB: '100', SAMPLE_INTERVAL_MS: '60000' },
+  });
+  const status = await sup.request<SupervisorStatus>('GET', '/status');
+  if (status.body.cgroup.kind !== 'v1-memory') {
+    t.skip(`needs a writable cgroup v1 memory controller (here: ${status.body.cgroup.kind ?? 'none'})`);
+    return;
+  }
+  const started = await sup.startJob({ prompt: 'allocate' });
+  const job = await sup.waitJob(started.body.id, 20_000);
+  assert.equal(job.reason, 'memory_limit');
+  assert.match(job.errorMessage ?? '', /kernel/);
   assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
 });
 
