@@ -110,3 +110,17 @@ void test('the API refuses to start without credentials, naming both variables',
   assert.match(r.stderr, /ANTHROPIC_API_KEY/);
   assert.match(r.stderr, /CLAUDE_CODE_OAUTH_TOKEN/);
 });
+
+void test('a second SIGTERM during shutdown exits at once with status 1', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('api-cli.mjs'), env: { KILL_GRACE_MS: '300' } });
+  const api = await startApi(t, sup);
+  const pending = post(api.port, JSON.stringify({ sleepMs: 30_000 })).catch((err: Error) => err);
+  await runningJobId(api.port);
+  api.child.kill('SIGTERM');
+  // Two signals sent back to back would merge into one pending signal: wait for the first.
+  await waitFor(() => api.logs.some((l) => l.msg === 'shutting down'), { message: 'the first signal' });
+  api.child.kill('SIGTERM');
+  assert.equal((await api.exited).code, 1);
+  await pending;
+  assert.ok(api.logs.some((l) => l.msg === 'second signal; exiting now'));
+});
