@@ -144,7 +144,9 @@ export class SupervisorClient {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', (err: NodeJS.ErrnoException) => finish(new SupervisorUnavailable(err.code ?? err.message)));
-        res.on('aborted', () => finish(new SupervisorUnavailable('connection closed mid-answer')));
+        res.on('close', () => {
+          if (!res.complete) finish(new SupervisorUnavailable('connection closed mid-answer'));
+        });
         res.on('end', () => {
           let body: unknown;
           try {
