@@ -38,7 +38,9 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
 
   await ensureBaseImage(podman, BASE_IMAGE, log);
 
-  const buildArgs = ['build', '--format', 'docker', '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '-f', 'docker/Dockerfile', '-t', IMAGE];
+  // --format docker keeps the HEALTHCHECK (OCI images have none). --network host: RUN
+  // steps need no bridge network (CI installs podman without iptables or netavark).
+  const buildArgs = ['build', '--format', 'docker', '--network', 'host', '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '-f', 'docker/Dockerfile', '-t', IMAGE];
   if (existsSync(HOST_CA)) buildArgs.push('--secret', `id=extra_ca,src=${HOST_CA}`);
   const build = await podman.run([...buildArgs, root]);
   const cached = (build.stdout.match(/--> Using cache/g) ?? []).length;
