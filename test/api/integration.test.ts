@@ -213,15 +213,16 @@ void test('supervisor killed mid-job: the waiting request gets 503 within 1 s, a
 void test('a frozen supervisor (SIGSTOP) gives 503 supervisor_unavailable within 1 s, never a hang', async (t) => {
   const s = await startStack(t);
   s.sup.child.kill('SIGSTOP');
-  t.after(() => {
+  try {
+    const before = Date.now();
+    const res = await s.post({ result: 'x' });
+    assert.ok(Date.now() - before < 1000, `answered after ${Date.now() - before} ms`);
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.json().error, 'supervisor_unavailable');
+    const status = await s.get('/status');
+    assert.equal(status.statusCode, 200);
+    assert.equal((status.json().supervisor as { reachable: boolean }).reachable, false);
+  } finally {
     s.sup.child.kill('SIGCONT');
-  });
-  const before = Date.now();
-  const res = await s.post({ result: 'x' });
-  assert.ok(Date.now() - before < 1000, `answered after ${Date.now() - before} ms`);
-  assert.equal(res.statusCode, 503);
-  assert.equal(res.json().error, 'supervisor_unavailable');
-  const status = await s.get('/status');
-  assert.equal(status.statusCode, 200);
-  assert.equal((status.json().supervisor as { reachable: boolean }).reachable, false);
+  }
 });
