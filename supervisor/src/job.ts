@@ -54,6 +54,7 @@ export class Job {
   peakProcessCount = 0;
 
   private state: LifecycleState = INITIAL_STATE;
+  private final = false;
   private readonly stdout: HeadCapture;
   private readonly stderr = new TailCapture(STDERR_TAIL_BYTES);
   private readonly reader: StreamJsonReader;
@@ -91,8 +92,9 @@ export class Job {
     return this.state.reason;
   }
 
+  /** The record is final: the tree is gone and the output read (not merely decided). */
   get isFinished(): boolean {
-    return this.state.phase === 'finished';
+    return this.final;
   }
 
   /** Spawn the CLI and arm the timeout and the sampler. */
@@ -253,6 +255,18 @@ export class Job {
   }
 
   private async finish(): Promise<void> {
+    try {
+      await this.finalize();
+    } catch (err) {
+      this.deps.log.error({ jobId: this.id, err }, 'error');
+    } finally {
+      this.endedAtMs ??= Date.now();
+      this.final = true;
+      this.resolveFinished();
+    }
+  }
+
+  private async finalize(): Promise<void> {
     const { config, log } = this.deps;
     this.clearTimers();
     // The CLI is dead; its exit status and the last of its output arrive momentarily.
@@ -292,7 +306,6 @@ export class Job {
       },
       'done',
     );
-    this.resolveFinished();
   }
 
   private clearTimers(): void {

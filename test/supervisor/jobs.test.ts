@@ -19,7 +19,7 @@ void test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) 
   assert.equal(job.reason, 'exit');
   assert.equal(job.text, `sha256=${createHash('sha256').update(prompt).digest('hex')} bytes=${bytes}`);
   assert.equal(job.result?.isError, false);
-  const received = sup.logs.find((l) => l.msg === 'command received');
+  const received = await sup.waitForLog((l) => l.msg === 'command received');
   assert.equal(received?.promptChars, prompt.length);
   assert.ok(!JSON.stringify(sup.logs).includes('héllo'), 'the prompt text is never logged');
 });
@@ -80,7 +80,7 @@ void test('sweeps what a successful CLI left running and records the count', asy
   assert.equal(job.text, 'done, servers left running');
   assert.equal(job.leftoversKilled, 2);
   assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
-  const done = sup.logs.find((l) => l.msg === 'done' && l.jobId === job.id);
+  const done = await sup.waitForLog((l) => l.msg === 'done' && l.jobId === job.id);
   assert.equal(done?.leftoversKilled, 2);
   assert.ok(Number(done?.durationMs) < 1500, 'leftovers gone within 1.5 s of the start');
 });

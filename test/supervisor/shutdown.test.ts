@@ -69,7 +69,7 @@ void test('as PID 1 of a PID namespace it warns, reports zombies and shuts down 
   });
   const startup = sup.logs.find((l) => l.msg === 'startup');
   assert.equal(startup?.pid1, true);
-  assert.ok(sup.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('cannot reap')));
+  await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('cannot reap'));
 
   // Leftovers of a job are reparented to the supervisor and, once killed, stay zombies.
   const started = await sup.startJob({ prompt: 'leave something' });

@@ -27,9 +27,9 @@ void test('kills setsid escapees and SIGTERM-ignoring children when the timeout 
   assert.match(job.text ?? '', /partial output before the timeout/);
   assert.ok(job.processesKilled >= 4, `processesKilled ${job.processesKilled}`);
   assert.deepEqual(markedPids(sup.instanceTag, id), [], 'nothing of the tree survives the answer');
-  const done = sup.logs.find((l) => l.msg === 'done' && l.jobId === id);
+  const done = await sup.waitForLog((l) => l.msg === 'done' && l.jobId === id);
   assert.equal(done?.forced, true, 'the TERM-ignoring child needed SIGKILL');
-  assert.ok(sup.logs.some((l) => l.msg === 'timeout' && l.jobId === id));
+  await sup.waitForLog((l) => l.msg === 'timeout' && l.jobId === id);
 });
 
 void test('ends the job with memory_limit when a grandchild outgrows the ceiling', async (t) => {

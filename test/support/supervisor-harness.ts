@@ -222,8 +222,9 @@ export async function startSupervisor(t: TestContext, options: SupervisorOptions
     for (const l of listeners) l();
   });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  // 'close', not 'exit': every log line has been read by then.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
 
   const waitForLog = (pred: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
@@ -252,11 +253,11 @@ export async function startSupervisor(t: TestContext, options: SupervisorOptions
       const cleanup = (): void => {
         clearTimeout(timer);
         listeners.delete(listener);
-        child.off('exit', onExit);
+        child.off('close', onExit);
       };
       const listener = (): void => void check();
       listeners.add(listener);
-      child.once('exit', onExit);
+      child.once('close', onExit);
       check();
     });
 
@@ -316,7 +317,7 @@ export function runSupervisor(env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promi
       child.kill('SIGKILL');
       reject(new Error(`supervisor still running after ${timeoutMs} ms; stdout: ${stdout.slice(-1000)}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
