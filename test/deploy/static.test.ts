@@ -325,4 +325,17 @@ void describe('entrypoint', () => {
     assert.match(result.stderr, /set API_TOKEN/);
     assert.doesNotMatch(result.stderr, /sk-test/, 'never echoes a secret');
   });
+
+  void test('refuses a scan folder it would wipe at the top level', { skip: notRoot }, () => {
+    const result = run({
+      ANTHROPIC_API_KEY: 'sk-test',
+      API_TOKEN: 'x'.repeat(32),
+      WORKSPACE_DIR: '/nonexistent/w',
+      CLAUDE_CONFIG_DIR: '/nonexistent/c',
+      IMAGES_DIR: '/nonexistent/i',
+      S6_SCAN_DIR: '/',
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /S6_SCAN_DIR must be an absolute path below a top-level folder/);
+  });
 });
