@@ -77,7 +77,10 @@ function onExit(m: Managed): void {
     say(`${m.name} exited with ${how}`);
     failed = true;
   }
-  if (children.every((c) => c.exit !== null)) process.exit(failed ? 1 : 0);
+  if (children.every((c) => c.exit !== null)) {
+    say(`stopped (exit ${failed ? 1 : 0})`);
+    process.exit(failed ? 1 : 0);
+  }
 }
 
 function beginStop(signal: NodeJS.Signals): void {
@@ -92,15 +95,19 @@ function beginStop(signal: NodeJS.Signals): void {
   deadline.unref();
 }
 
-let signals = 0;
+// Under `npm start`, one `kill -TERM -PGID` reaches us twice: directly, and forwarded by
+// npm. Repeats within this window are that echo, not an operator insisting.
+const SIGNAL_ECHO_MS = 1000;
+let firstSignalAt: number | null = null;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    signals += 1;
-    if (signals === 1) {
+    if (firstSignalAt === null) {
+      firstSignalAt = Date.now();
       say(`${signal}: stopping the api and the supervisor`);
       beginStop('SIGTERM');
-    } else {
+    } else if (Date.now() - firstSignalAt > SIGNAL_ECHO_MS) {
       // A second signal: pass it on; the children treat it as "exit now".
+      say(`${signal} again: telling the api and the supervisor to exit now`);
       signalAll('SIGTERM');
     }
     if (children.length === 0) process.exit(0);

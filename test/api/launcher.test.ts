@@ -37,10 +37,12 @@ function groupMembers(pgid: number): number[] {
   return found;
 }
 
-async function launch(t: TestContext): Promise<Launched> {
+/** `via: 'npm'` runs the real `npm start` (npm -> sh -> scripts/start.ts), as a person would. */
+async function launch(t: TestContext, via: 'npm' | 'node'): Promise<Launched> {
   const dir = await tempDir(t, 'api-launch-');
   const socketPath = path.join(dir, 'supervisor.sock');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const [cmd, args] = via === 'npm' ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'scripts/start.ts']];
+  const child = spawn(cmd, args, {
     cwd: REPO_ROOT,
     // Its own process group, like a shell job: the test signals the whole group.
     detached: true,
@@ -110,7 +112,7 @@ function pidAlive(pid: number): boolean {
 }
 
 void test('npm start: both up, /health and POST /command work; SIGTERM to the group mid-job -> 503 and all exit', async (t) => {
-  const l = await launch(t);
+  const l = await launch(t, 'npm');
   const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: `api listening; stderr: ${l.stderr()}` });
   const port = listening.port as number;
   const apiPid = listening.pid as number;
@@ -136,8 +138,10 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
   const res = await pending;
   assert.equal(res.statusCode, 503, res.text);
   assert.equal(res.json().error, 'shutting_down');
-  const exit = await l.exited;
-  assert.equal(exit.code, 0, `launcher exit ${JSON.stringify(exit)}; stderr: ${l.stderr()}`);
+  // npm itself ends by the group's SIGTERM; the launcher under it reports its own exit.
+  await l.exited;
+  await waitFor(() => /start: stopped \(exit \d\)/.test(l.stderr()), { timeoutMs: KILL_GRACE_MS + 3000, message: 'the launcher to stop' });
+  assert.match(l.stderr(), /start: stopped \(exit 0\)/, l.stderr());
   await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0, {
     timeoutMs: KILL_GRACE_MS + 3000,
     message: 'api, supervisor and the job to be gone',
@@ -147,13 +151,14 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
 });
 
 void test('npm start: when the supervisor dies, the API is stopped and the launcher exits non-zero', async (t) => {
-  const l = await launch(t);
+  const l = await launch(t, 'node');
   const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: 'api listening' });
   const apiPid = listening.pid as number;
   const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).pid as number;
   process.kill(supPid, 'SIGKILL');
   const exit = await l.exited;
-  assert.notEqual(exit.code, 0);
+  assert.equal(exit.code, 1);
+  assert.match(l.stderr(), /start: stopped \(exit 1\)/);
   assert.match(l.stderr(), /supervisor exited unexpectedly/);
   await waitFor(() => !pidAlive(apiPid), { timeoutMs: 5000, message: 'the api to stop' });
 });
