@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   childrenOf,
@@ -58,10 +58,19 @@ function waitExit(child: ChildProcess, deadlineMs: number): Promise<{ code: numb
   });
 }
 
-void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the agent, and shuts down in order', { skip: skipReason(), timeout: 180_000 }, async (t) => {
-  const createdUsers = ['agent', 'api'].filter((name) => ensureUser(name, { home: name === 'agent' }));
-  t.after(() => createdUsers.forEach(removeUser));
+interface Tree {
+  child: ChildProcess;
+  output: Output;
+  pid1: number;
+  port: number;
+  env: Record<string, string>;
+  marker: string;
+  socketDir: string;
+  fail: (message: string) => never;
+}
 
+/** The real entrypoint under `unshare`, as PID 1 of a new PID namespace, until /health answers. */
+async function startTree(t: TestContext, options: { appDir: string; env?: Record<string, string> }): Promise<Tree> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'deploy-s6-'));
   chmodSync(dir, 0o755); // the agent and api users traverse it
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,8 +81,8 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C.UTF-8',
-    // What the Dockerfile's ENV sets in the image, pointed at this checkout and temp dirs.
-    APP_DIR: root,
+    // What the Dockerfile's ENV sets in the image, pointed at a checkout and temp dirs.
+    APP_DIR: options.appDir,
     S6_SERVICES_DIR: services,
     S6_SCAN_DIR: path.join(dir, 'scan'),
     PORT: String(port),
@@ -93,22 +102,34 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
     DEPLOY_TEST_SOCKET_DIR: socketDir,
     // Inherited by every process of the tree, escapees included: how we count leftovers.
     [marker.split('=')[0]!]: marker.split('=')[1]!,
+    ...options.env,
   };
 
-  const tree = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = new Output(tree.stdout, tree.stderr);
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', '/bin/sh', entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = new Output(child.stdout, child.stderr);
   t.after(async () => {
     // On a failed assertion: the namespace's PID 1 takes everything with it.
-    for (const pid of childrenOf(tree.pid!)) process.kill(pid, 'SIGKILL');
-    await waitExit(tree, 10_000).catch(() => undefined);
+    for (const pid of childrenOf(child.pid!)) process.kill(pid, 'SIGKILL');
+    await waitExit(child, 10_000).catch(() => undefined);
     for (const pid of pidsWithEnv(marker)) process.kill(pid, 'SIGKILL');
   });
   const fail = (message: string): never => assert.fail(`${message}\n--- tree output ---\n${output.text}`);
 
   // PID 1 of the namespace is unshare's child: the entrypoint, exec'd into s6-svscan.
-  const pid1 = await waitFor('the namespace init', 10_000, () => childrenOf(tree.pid!)[0]);
+  const pid1 = await waitFor('the namespace init', 10_000, () => childrenOf(child.pid!)[0]);
   await waitFor('/health', START_DEADLINE_MS, () => healthy(`http://127.0.0.1:${port}/health`)).catch((err: Error) => fail(err.message));
-  assert.match(procInfo(pid1)?.cmdline ?? '', /^s6-svscan /, 'the entrypoint exec\'d s6-svscan');
+  assert.match(procInfo(pid1)?.cmdline ?? '', /^s6-svscan /, "the entrypoint exec'd s6-svscan");
+  return { child, output, pid1, port, env, marker, socketDir, fail };
+}
+
+function ensureUsers(t: TestContext): void {
+  const created = ['agent', 'api'].filter((name) => ensureUser(name, { home: name === 'agent' }));
+  t.after(() => created.forEach(removeUser));
+}
+
+void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the agent, and shuts down in order', { skip: skipReason(), timeout: 180_000 }, async (t) => {
+  ensureUsers(t);
+  const { child: tree, output, pid1, port, env, marker, socketDir, fail } = await startTree(t, { appDir: root });
 
   await t.test('each process runs as its own user', () => {
     const procs = pidsWithEnv(marker).map(procInfo).filter((p) => p !== null);
@@ -143,6 +164,25 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
     assert.match(text, /prompt=who are you/);
   });
 
+  await t.test('s6 restarts a supervisor that dies, and jobs run again', async () => {
+    const supervisorPid = (): number | undefined =>
+      pidsWithEnv(marker).find((pid) => procInfo(pid)?.cmdline.includes('supervisor/src/main.ts') === true);
+    const before = supervisorPid();
+    assert.ok(before !== undefined);
+    process.kill(before, 'SIGKILL');
+    await waitFor('a new supervisor', 20_000, () => {
+      const now = supervisorPid();
+      return now !== undefined && now !== before ? now : undefined;
+    });
+    // The API keeps running; once the new supervisor listens, commands work again.
+    const answer = await waitFor('a command after the restart', 30_000, async () => {
+      const reply = await http(`http://127.0.0.1:${port}/command`, { method: 'POST', body: { text: 'again' }, token: API_TOKEN, timeoutMs: 10_000 });
+      return reply.status === 200 ? reply : undefined;
+    });
+    assert.match((answer.body as { text: string }).text, /^deploy-echo user=agent .*prompt=again/);
+    assert.ok(output.lineIndex(/^s6: supervisor exited \(code 256, signal 9\)$/) !== -1, 'finish saw the SIGKILL');
+  });
+
   await t.test('SIGTERM to PID 1 ends the running job, then the supervisor, then the API, within the stop timeout', async () => {
     const hanging = http(`http://127.0.0.1:${port}/command`, { method: 'POST', body: { text: 'please hang' }, token: API_TOKEN, timeoutMs: STOP_DEADLINE_MS });
     // The fixture's escapee (setsid sleep) is up: the job is really running.
@@ -160,7 +200,7 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal((answer.body as { error: string }).error, 'shutting_down');
 
-    const supervisorExit = output.lineIndex(/^s6: supervisor exited \(code 0, signal 0\)$/);
+    const supervisorExit = output.lineIndex(/^s6: supervisor exited \(code 0, signal 0\)$/); // the restart's exit was by signal 9
     const apiExit = output.lineIndex(/^s6: api exited \(code 0, signal 0\)$/);
     const allDown = output.lineIndex(/^s6: all services down$/);
     assert.ok(supervisorExit !== -1 && apiExit !== -1 && allDown !== -1, `both services exited 0 by themselves:\n${output.text}`);
@@ -175,4 +215,32 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
       .find((entry) => entry.name === 'supervisor' && entry.reason === 'shutdown');
     assert.ok(ended, `the supervisor logged the job's end by shutdown:\n${output.text}`);
   });
+});
+
+void test('timeout-kill bounds the shutdown when a service ignores SIGTERM', { skip: skipReason(), timeout: 120_000 }, async (t) => {
+  ensureUsers(t);
+  // An app folder whose supervisor never stops (test/fixtures/deploy-stub), with this
+  // checkout's node_modules for tsx.
+  const appDir = mkdtempSync(path.join(os.tmpdir(), 'deploy-stub-app-'));
+  t.after(() => rmSync(appDir, { recursive: true, force: true }));
+  chmodSync(appDir, 0o755);
+  cpSync(path.join(root, 'package.json'), path.join(appDir, 'package.json'));
+  symlinkSync(path.join(root, 'node_modules'), path.join(appDir, 'node_modules'));
+  for (const [service, stub] of [['supervisor', 'supervisor-ignores-sigterm.ts'], ['api', 'api-health-only.ts']]) {
+    mkdirSync(path.join(appDir, service!, 'src'), { recursive: true, mode: 0o755 });
+    cpSync(path.join(root, 'test/fixtures/deploy-stub', stub!), path.join(appDir, service!, 'src/main.ts'));
+  }
+
+  // The entrypoint derives the supervisor's timeout-kill as KILL_GRACE_MS + 5 s.
+  const { child, output, pid1, marker, fail } = await startTree(t, { appDir, env: { KILL_GRACE_MS: '0', API_SHUTDOWN_TIMEOUT_MS: '100' } });
+  await waitFor('the stub supervisor', 10_000, () => (output.text.includes('stub supervisor: listening') ? true : undefined));
+
+  process.kill(pid1, 'SIGTERM');
+  const exit = await waitExit(child, STOP_DEADLINE_MS).catch((err: Error) => fail(`shutdown hung: ${err.message}`));
+  assert.deepEqual(exit, { code: 0, signal: null }, output.text);
+  assert.ok(output.text.includes('stub supervisor: ignoring SIGTERM'), 'the supervisor got SIGTERM first');
+  const killed = output.lineIndex(/^s6: supervisor exited \(code 256, signal 9\)$/);
+  const apiExit = output.lineIndex(/^s6: api exited \(code 0, signal 0\)$/);
+  assert.ok(killed !== -1 && apiExit > killed, `s6 SIGKILLed the supervisor, then stopped the api:\n${output.text}`);
+  assert.deepEqual(pidsWithEnv(marker), [], 'no process left');
 });
