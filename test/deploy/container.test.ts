@@ -49,6 +49,12 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
   const size = Number((await podman.ok(['image', 'inspect', '--format', '{{.Size}}', IMAGE])).stdout.trim());
   log(`image size: ${(size / 1e9).toFixed(2)} GB on a debootstrap minbase (node:22-bookworm adds ~0.8 GB)`);
 
+  await t.test('refuses to start without the Claude credentials, saying which', async () => {
+    const result = await podman.run(['run', '--rm', '--network', 'host', '--env', 'API_TOKEN=0123456789abcdef', IMAGE]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /entrypoint: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN/);
+  });
+
   for (const withInit of [false, true]) {
     await t.test(withInit ? 'under --init (entrypoint not PID 1, as on Fly.io)' : 'with the entrypoint as PID 1', async (t) => {
       const name = `agent-cockpit-test-${randomUUID().slice(0, 8)}`;
