@@ -33,6 +33,9 @@ function userExists(name: string): boolean {
 export function ensureUser(name: string, options: { home: boolean }): boolean {
   if (userExists(name)) return false;
   const args = options.home ? ['--create-home', '--shell', '/bin/sh'] : ['--no-create-home', '--shell', '/usr/sbin/nologin'];
+  // Its own group, or the existing group of that name (useradd refuses to make it twice).
+  const groupExists = spawnSync('getent', ['group', name], { stdio: 'ignore' }).status === 0;
+  args.push(...(groupExists ? ['--gid', name] : ['--user-group']));
   execFileSync('useradd', [...args, name], { stdio: 'pipe' });
   return true;
 }
