@@ -142,12 +142,13 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
   await l.exited;
   await waitFor(() => /start: stopped \(exit \d\)/.test(l.stderr()), { timeoutMs: KILL_GRACE_MS + 3000, message: 'the launcher to stop' });
   assert.match(l.stderr(), /start: stopped \(exit 0\)/, l.stderr());
-  await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0, {
+  // Everything: the api, the supervisor, the job's processes, and the launcher's own
+  // group (npm, sh, the launcher, tsx's esbuild helper).
+  await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0 && groupMembers(l.child.pid!).length === 0, {
     timeoutMs: KILL_GRACE_MS + 3000,
-    message: 'api, supervisor and the job to be gone',
+    message: 'api, supervisor, the job and the launcher group to be gone',
   });
   assert.ok(Date.now() - signalledAt <= KILL_GRACE_MS + 3000, `took ${Date.now() - signalledAt} ms`);
-  assert.deepEqual(groupMembers(l.child.pid!), []);
 });
 
 void test('npm start: when the supervisor dies, the API is stopped and the launcher exits non-zero', async (t) => {
