@@ -82,10 +82,13 @@ void test('while a tool runs, /status shows the tool and its description, not th
   const pending = svc.command({ text: 'wait a bit' });
   let progress: Record<string, unknown> | null = null;
   const seen = await eventually(() => {
-    void svc.get('/status').then((r) => {
-      const job = (r.json().job ?? null) as { progress?: Record<string, unknown> } | null;
-      if (job?.progress?.tool === 'Bash') progress = job.progress;
-    });
+    void svc
+      .get('/status')
+      .then((r) => {
+        const job = (r.json().job ?? null) as { progress?: Record<string, unknown> } | null;
+        if (job?.progress?.tool === 'Bash') progress = job.progress;
+      })
+      .catch(() => undefined);
     return progress !== null;
   }, 8000, 200);
   const res = await pending;

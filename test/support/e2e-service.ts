@@ -216,10 +216,11 @@ export function findProcesses(match: { needle?: string; cwdInside?: string }): P
 
 /** Create a plain system user for the agent when missing (root only); returns its uid. */
 export function ensureAgentUser(name: string): number {
+  const uid = (): number => Number(execFileSync('id', ['-u', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
   try {
-    return Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+    return uid();
   } catch {
     execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', '--user-group', name], { stdio: 'ignore' });
-    return Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+    return uid();
   }
 }
