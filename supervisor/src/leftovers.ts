@@ -1,12 +1,12 @@
 // Startup cleanup: a supervisor that died (SIGKILL, OOM, crash) leaves its job's tree
 // running. Every process of it carries this instance's marker prefix, so the next
 // supervisor on the same socket finds and ends them before taking new jobs.
+import { rmdirSync } from 'node:fs';
 import type { Logger } from '../../common/logger.ts';
 import { staleGroups, type CgroupSupport } from './cgroup.ts';
 import { instanceMarkerPrefix } from './marker.ts';
 import { terminateTree } from './terminate.ts';
 import { ProcessTree } from './tree.ts';
-import { rmdirSync } from 'node:fs';
 
 export const LEFTOVER_GRACE_MS = 1000;
 
