@@ -26,7 +26,7 @@ export interface Turn {
   tools?: ToolCall[];
   /** Answer with this HTTP status and an Anthropic-style error body instead. */
   error?: { status: number; type?: string; message?: string };
-  /** Wait this long before answering (the stream's headers included). */
+  /** Wait this long before answering (the stream's headers included); close() cuts it short. */
   delayMs?: number;
 }
 
@@ -128,6 +128,16 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
   let messageIds = 0;
   const requests: RecordedRequest[] = [];
   const unknownPaths: string[] = [];
+  // Delayed answers must not hold the process open after close().
+  const timers = new Set<NodeJS.Timeout>();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
 
   const nextTurn = (body: MessagesRequestBody): Turn => {
     const index = mainIndex++;
@@ -228,6 +238,8 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
@@ -296,8 +308,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
