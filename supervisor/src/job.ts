@@ -23,7 +23,6 @@ const SWEEP_GRACE_MAX_MS = 1000;
 /** After the tree is gone, how long to wait for the pipes to drain (a process we could
  *  not see may still hold them open). */
 const DRAIN_MS = 1000;
-const EARLY_SAMPLE_MS = 100;
 
 export interface JobDeps {
   config: Readonly<SupervisorConfig>;
@@ -157,10 +156,8 @@ export class Job {
       setTimeout(() => {
         log.warn({ jobId: this.id, pid: this.pid, durationMs: Date.now() - this.startedAtMs }, 'timeout');
         this.dispatch('timeout');
-      }, config.commandTimeoutMs),
+      }, Math.max(0, config.commandTimeoutMs - (Date.now() - this.startedAtMs))), // the deadline counts from startedAt
       setInterval(() => this.sample(), config.sampleIntervalMs),
-      // One early sample, so that even a short job reports its size and processes.
-      setTimeout(() => this.sample(), Math.min(EARLY_SAMPLE_MS, config.sampleIntervalMs)),
     );
   }
 

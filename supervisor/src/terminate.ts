@@ -45,6 +45,8 @@ export function signalProcess(p: Pick<ProcStat, 'pid' | 'startTime'>, signal: No
 
 export async function terminateTree(tree: Scanner, options: TerminateOptions): Promise<TerminateOutcome> {
   const pollMs = options.pollMs ?? 50;
+  // The grace period starts now, not after the first scan and its signals.
+  const deadline = Date.now() + options.graceMs;
   const signalled = new Set<string>();
   let forced = false;
   const term = (p: ProcStat): void => {
@@ -62,7 +64,6 @@ export async function terminateTree(tree: Scanner, options: TerminateOptions): P
   if (first) term(first);
   for (const p of procs) term(p);
 
-  const deadline = Date.now() + options.graceMs;
   while (procs.length > 0 && !options.abort?.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
