@@ -23,11 +23,15 @@ export class ProcessTree {
   /** Processes already found not to be members (their environ is read only once). */
   private readonly outsiders = new Map<number, number>();
   private readonly selfPid: number;
+  /** The root's start time: a process started before it cannot carry the job's marker
+   *  (the marker exists from the root's exec on), so its environ is never read. */
+  private readonly notBefore: number;
 
   constructor(private readonly options: TreeOptions) {
     this.selfPid = options.selfPid ?? process.pid;
     const root = options.rootPid === undefined ? null : readStat(options.rootPid);
     if (root !== null) this.members.set(root.pid, root.startTime);
+    this.notBefore = root?.startTime ?? 0;
   }
 
   /** Live (non-zombie) members right now. Zombies cannot be signalled away; their parent
@@ -68,6 +72,10 @@ export class ProcessTree {
     // Only processes never classified before have their environ read (the costly part).
     for (const [pid, s] of stats) {
       if (inTree.has(pid) || this.outsiders.get(pid) === s.startTime) continue;
+      if (s.startTime < this.notBefore) {
+        this.outsiders.set(pid, s.startTime);
+        continue;
+      }
       const environ = readEnviron(pid);
       if (environ !== null && environHas(environ, this.options.marker, this.options.exactMarker)) {
         add(pid);
