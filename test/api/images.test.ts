@@ -4,7 +4,7 @@
 // IMAGES_DIR; no response may ever carry it. Plus the image list of a job's window.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { link, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { AddressInfo } from 'node:net';
@@ -165,4 +165,20 @@ void test('the watcher lists a finished PNG; the end-of-job scan lists what chan
   const endMs = Date.now() + 100;
   assert.deepEqual(await images.listAfterScan(startMs, endMs), ['/images/b.png', '/images/a.png']);
   assert.deepEqual(await images.listAfterScan(endMs + 1000, endMs + 2000), [], 'nothing from another window');
+});
+
+void test('the images folder swapped for a link to another folder: nothing listed, nothing served from there', async (t) => {
+  const base = await tempDir(t);
+  const imagesDir = path.join(base, 'images');
+  const outside = path.join(base, 'outside');
+  await mkdir(imagesDir);
+  await mkdir(outside);
+  await writeFile(path.join(outside, 'secret.png'), Buffer.concat([PNG, Buffer.from(MARKER)]));
+  const { app, images } = await buildTestApp(t, { imagesDir });
+  await rm(imagesDir, { recursive: true });
+  await symlink(outside, imagesDir);
+  assert.deepEqual(await images.listAfterScan(0, Date.now() + 1000), []);
+  const res = await app.inject({ method: 'GET', url: '/images/secret.png' });
+  assert.equal(res.statusCode, 404);
+  assert.ok(!res.body.includes(MARKER));
 });

@@ -110,6 +110,12 @@ export class ImageIndex {
   async scan(): Promise<void> {
     let names: string[];
     try {
+      // The agent can write where the folder lives: if it swapped the folder for a link,
+      // list nothing from wherever that link leads.
+      if (!(await lstat(this.rootReal)).isDirectory()) {
+        this.files.clear();
+        return;
+      }
       const dirents = await readdir(this.rootReal, { withFileTypes: true });
       names = dirents.filter((d) => d.isFile() && isListableName(d.name)).map((d) => d.name);
     } catch (err) {
