@@ -23,6 +23,7 @@ const SWEEP_GRACE_MAX_MS = 1000;
 /** After the tree is gone, how long to wait for the pipes to drain (a process we could
  *  not see may still hold them open). */
 const DRAIN_MS = 1000;
+const EARLY_SAMPLE_MS = 100;
 
 export interface JobDeps {
   config: Readonly<SupervisorConfig>;
@@ -158,6 +159,8 @@ export class Job {
         this.dispatch('timeout');
       }, Math.max(0, config.commandTimeoutMs - (Date.now() - this.startedAtMs))), // the deadline counts from startedAt
       setInterval(() => this.sample(), config.sampleIntervalMs),
+      // One early sample, so that even a short job reports its size and processes.
+      setTimeout(() => this.sample(), Math.min(EARLY_SAMPLE_MS, config.sampleIntervalMs)),
     );
   }
 
