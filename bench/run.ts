@@ -12,6 +12,7 @@ import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
 import { pidsWithEnv } from './lib/proc.ts';
 import { type Section, describeMachine, renderReport } from './lib/report.ts';
 import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startSupervisor } from './lib/services.ts';
+import { diagnostics } from './scenarios/diagnostics.ts';
 import { benchEndurance } from './scenarios/endurance.ts';
 import { type Footprint, footprintSection, takeFootprint } from './scenarios/footprint.ts';
 import { benchKill } from './scenarios/kill.ts';
@@ -22,7 +23,7 @@ import { benchSampling } from './scenarios/sampling.ts';
 import { benchThroughput } from './scenarios/throughput.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
-const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map(Number));
+const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map(Number));
 const fixture = (name: string): string => join(FIXTURES, name);
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 
@@ -129,6 +130,7 @@ try {
       await stop(api, sup);
     }
   });
+  await attempt(8, 'Diagnostics (what the overhead is made of)', diagnostics);
 } finally {
   for (const s of [...running].reverse()) await s.stop().catch(() => {});
   // Anything a fixture of this run left behind (only on a failed benchmark).
@@ -150,7 +152,7 @@ const preface = [
     'The machine is shared with other work: figures taken side by side (interleaved) are the ones to compare; absolute figures move between runs.',
 ];
 if (quick) preface.push('**BENCH_QUICK=1: shortened run, fewer iterations; not the published figures.**');
-if (only.size < 7) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
+if (only.size < 8) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
 const out = join(REPO_ROOT, 'docs', 'benchmarks.md');
 await writeFile(out, renderReport(machine, sections, totalSeconds, preface));
 log(`wrote ${out} in ${totalSeconds.toFixed(0)} s`);

@@ -1,0 +1,112 @@
+// Diagnostics behind the overhead figures, measured in this process each run so the
+// explanation can be rerun with the numbers: (1) what one spawn() costs as the parent's
+// resident memory grows (fork copies its page tables), (2) what moving a process into a
+// cgroup costs when the previous move was long ago versus just now (a write to
+// cgroup.procs takes cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+// period unless one just passed), and (3) what reading every /proc/PID/stat and
+// /proc/PID/environ costs on this machine.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { listPids, readMemory, readStat } from '../lib/proc.ts';
+import type { Section } from '../lib/report.ts';
+import { fmt, percentile } from '../lib/stats.ts';
+
+async function spawnCost(n: number): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const child = spawn('/bin/true', [], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    ms.push(performance.now() - t);
+    await new Promise((resolve) => child.once('close', resolve));
+  }
+  return ms;
+}
+
+function memoryCgroupDir(): string | null {
+  try {
+    const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
+    if (line === undefined) return null;
+    return join('/sys/fs/cgroup/memory', line.slice(line.lastIndexOf(':') + 1));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Median ms of one cgroup.procs write moving a `sleep` between two fresh memory groups,
+ * with `gapMs` between moves; null without a writable v1 memory cgroup.
+ */
+async function cgroupMoveCost(parent: string, n: number, gapMs: number): Promise<number | null> {
+  const dirs = [join(parent, `bench-diag-${process.pid}-a`), join(parent, `bench-diag-${process.pid}-b`)];
+  const child = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
+  const ms: number[] = [];
+  try {
+    for (const d of dirs) mkdirSync(d);
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      writeFileSync(join(dirs[i % 2]!, 'cgroup.procs'), String(child.pid));
+      ms.push(performance.now() - t);
+      if (gapMs > 0) await sleep(gapMs);
+    }
+  } catch {
+    // not writable here: no figure
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    for (const d of dirs) {
+      for (let k = 0; k < 50; k++) {
+        try {
+          rmdirSync(d);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+          await sleep(5);
+        }
+      }
+    }
+  }
+  return ms.length === 0 ? null : percentile(ms, 0.5);
+}
+
+export async function diagnostics(): Promise<Section> {
+  const figures: Array<[string, string]> = [];
+  const ballast: unknown[] = [];
+  for (const extraMiB of [0, 64, 128]) {
+    while (ballast.length < extraMiB) ballast.push(Buffer.alloc(1 << 20, 1));
+    const ms = await spawnCost(30);
+    figures.push([`spawn() of /bin/true from a parent of ${fmt(readMemory(process.pid).rssKb / 1024, 0)} MiB RSS`, `${fmt(percentile(ms, 0.5))} ms median (p90 ${fmt(percentile(ms, 0.9))})`]);
+  }
+  ballast.length = 0;
+  const parent = memoryCgroupDir();
+  const cold = parent === null ? null : await cgroupMoveCost(parent, 15, 40);
+  const warm = parent === null ? null : await cgroupMoveCost(parent, 15, 0);
+  figures.push(['moving a process into a new memory cgroup, 40 ms after the previous move (as every real job)', cold === null ? 'no writable v1 memory cgroup here' : `${fmt(cold)} ms median`]);
+  figures.push(['the same, moves back to back (no gap)', warm === null ? 'no writable v1 memory cgroup here' : `${fmt(warm)} ms median`]);
+  const pids = listPids();
+  let t = performance.now();
+  for (const pid of pids) readStat(pid);
+  const statMs = performance.now() - t;
+  t = performance.now();
+  for (const pid of pids) {
+    try {
+      readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      // gone or not readable
+    }
+  }
+  const environMs = performance.now() - t;
+  figures.push([`reading /proc/PID/stat of all ${pids.length} processes, once`, `${fmt(statMs)} ms (${fmt((1000 * statMs) / pids.length, 0)} us each)`]);
+  figures.push([`reading /proc/PID/environ of all ${pids.length} processes, once`, `${fmt(environMs)} ms`]);
+  return {
+    id: 8,
+    title: 'Diagnostics (what the overhead is made of)',
+    method:
+      'Measured in the bench process itself, not in the services: the cost of the system calls the supervisor makes per job, on this machine. ' +
+      'spawn() forks the parent (libuv on Linux), so its cost grows with the parent\'s resident memory; the parent here is grown with Buffers.',
+    figures,
+    checks: [],
+    notes: [],
+  };
+}
