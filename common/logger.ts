@@ -1,6 +1,6 @@
 // One logger for both processes: pino JSON on stdout, pretty only when a person is
 // watching a terminal. Field vocabulary (use these names, nothing else, for these facts):
-//   jobId pid reason exitCode signal durationMs rssBytes peakRssBytes cpuPercent
+//   servicePid (the logging process) jobId pid (the CLI) reason exitCode signal durationMs rssBytes peakRssBytes cpuPercent
 //   processCount processesKilled leftoversKilled promptChars outputBytes truncated
 //   socketPath port statusCode method url err
 // The prompt text and secrets never appear at info level or above.
@@ -19,7 +19,8 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const base = { name: options.name, pid: process.pid };
+  // `pid` is the vocabulary's word for a job's CLI; the logging process is `servicePid`.
+  const base = { name: options.name, servicePid: process.pid };
   const redact = {
     paths: ['req.headers.authorization', 'headers.authorization', 'prompt', 'env', '*.env'],
     censor: '[redacted]',

@@ -115,8 +115,8 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
   const l = await launch(t, 'npm');
   const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: `api listening; stderr: ${l.stderr()}` });
   const port = listening.port as number;
-  const apiPid = listening.pid as number;
-  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).pid as number;
+  const apiPid = listening.servicePid as number;
+  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).servicePid as number;
   assert.equal(typeof supPid, 'number');
 
   const health = await request(port, { path: '/health' });
@@ -154,8 +154,8 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
 void test('npm start: when the supervisor dies, the API is stopped and the launcher exits non-zero', async (t) => {
   const l = await launch(t, 'node');
   const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: 'api listening' });
-  const apiPid = listening.pid as number;
-  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).pid as number;
+  const apiPid = listening.servicePid as number;
+  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).servicePid as number;
   process.kill(supPid, 'SIGKILL');
   const exit = await l.exited;
   assert.equal(exit.code, 1);
