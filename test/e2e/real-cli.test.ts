@@ -58,7 +58,13 @@ void test('a Bash tool call really runs; a setsid background process it starts i
   api.script([
     {
       text: 'Starting a background helper.',
-      tools: [bash(`setsid sleep ${marker} >/dev/null 2>&1 </dev/null & echo "started $!"`, 'Start a background helper')],
+      tools: [
+        bash(
+          `setsid sleep ${marker} >/dev/null 2>&1 </dev/null & echo "started $!"; ` +
+            'echo "quiet=$DISABLE_AUTOUPDATER$CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC$DISABLE_TELEMETRY$DISABLE_ERROR_REPORTING"',
+          'Start a background helper',
+        ),
+      ],
     },
     { text: 'The helper is running.' },
   ]);
@@ -70,6 +76,8 @@ void test('a Bash tool call really runs; a setsid background process it starts i
   const results = toolResults(api.mainRequests()[1]!);
   assert.equal(results.length, 1);
   assert.match(toolResultText(results[0]!), /^started \d+/);
+  // The supervisor runs the CLI without auto-update, telemetry or side traffic (cliEnv).
+  assert.match(toolResultText(results[0]!), /\nquiet=1111$/);
   // The supervisor swept it when the CLI exited (the issue's deadline: 1.5 s).
   const gone = await eventually(() => findProcesses({ needle: `sleep ${marker}` }).length === 0, 1500);
   assert.ok(gone, `still running: ${JSON.stringify(findProcesses({ needle: `sleep ${marker}` }))}`);

@@ -81,10 +81,7 @@ export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOp
     ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key',
     // No retries against the stand-in's deliberate 500/401: one answer, fast.
     CLAUDE_CODE_MAX_RETRIES: '0',
-    DISABLE_AUTOUPDATER: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    // DISABLE_AUTOUPDATER & co. are not set here: the supervisor adds them (cliEnv).
     PLAYWRIGHT_BROWSERS_PATH: browsers,
     KILL_GRACE_MS: '2000',
     SAMPLE_INTERVAL_MS: '250',
