@@ -54,6 +54,7 @@ export class SupervisorClient {
   readonly socketPath: string;
   private readonly timeoutMs: number;
   private readonly waitSliceMs: number;
+  private statusInFlight: Promise<SupervisorStatus> | null = null;
 
   constructor(options: SupervisorClientOptions) {
     this.socketPath = options.socketPath;
@@ -65,8 +66,12 @@ export class SupervisorClient {
     return this.call({ method: 'GET', path: '/health' }) as Promise<{ status: string }>;
   }
 
+  /** Concurrent callers share the call in flight: a burst of /status asks the supervisor once. */
   status(): Promise<SupervisorStatus> {
-    return this.call({ method: 'GET', path: '/status' }) as Promise<SupervisorStatus>;
+    this.statusInFlight ??= (this.call({ method: 'GET', path: '/status' }) as Promise<SupervisorStatus>).finally(() => {
+      this.statusInFlight = null;
+    });
+    return this.statusInFlight;
   }
 
   startJob(request: StartJobRequest): Promise<JobView> {
