@@ -103,7 +103,7 @@ try {
     const killGraceMs = 1000;
     const sup = await track(startSupervisor('sup-kill', { dir, claudeBin: fixture('tree.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: String(killGraceMs) } }));
     try {
-      return await benchKill({ supervisor: sup.target, timeoutMs, killGraceMs, repetitions: quick ? 2 : 5, total: 100, escapees: 10 });
+      return await benchKill({ supervisor: sup.target, timeoutMs, killGraceMs, repetitions: quick ? 2 : 6, total: 100, escapees: 10 });
     } finally {
       await stop(sup);
     }
