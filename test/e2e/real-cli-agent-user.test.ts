@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { bash, startMessagesApi, toolResultText, toolResults } from '../support/messages-api.ts';
-import { ensureAgentUser, startE2eService } from '../support/e2e-service.ts';
+import { cliProjectName, ensureAgentUser, startE2eService } from '../support/e2e-service.ts';
 import { playwrightCliPath } from '../../supervisor/src/claude/system-chromium.ts';
 
 const AGENT = 'cockpit-e2e-agent';
@@ -21,7 +21,7 @@ void test('the CLI runs as a non-root AGENT_USER when the service runs as root',
   const service = await startE2eService(t, { messagesApi: api, env: { AGENT_USER: AGENT, COMMAND_TIMEOUT_MS: '60000' } });
   const home = (await fs.readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith(`${AGENT}:`))!.split(':')[5]!;
   // The CLI keeps this conversation under the agent's HOME; leave nothing behind there.
-  t.after(() => fs.rm(path.join(home, '.claude', 'projects', service.workspaceDir.replace(/[^a-zA-Z0-9]/g, '-')), { recursive: true, force: true }));
+  t.after(() => fs.rm(path.join(home, '.claude', 'projects', cliProjectName(service.workspaceDir)), { recursive: true, force: true }));
 
   api.script([{ tools: [bash('id -u; echo "$HOME"; touch owned-by-agent', 'Show who I am')] }, { text: 'Done.' }]);
   const res = await service.command({ text: 'who are you?' });

@@ -67,6 +67,8 @@ export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOp
     // The API first (it holds requests), then the supervisor (it ends any job's tree).
     for (const child of children.reverse()) await stop(child);
     await fs.rm(dir, { recursive: true, force: true });
+    // The CLI's Bash tool keeps per-session scratch under <tmp>/claude-<uid>/<project>/.
+    await removeCliScratch(workspaceDir);
   });
 
   const agentUser = options.env?.AGENT_USER;
@@ -122,6 +124,18 @@ export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOp
       }),
     get: (urlPath) => request(api.port, { path: urlPath }),
   };
+}
+
+/** The CLI names a project folder after its cwd, every non-alphanumeric as `-`. */
+export function cliProjectName(cwd: string): string {
+  return cwd.replace(/[^a-zA-Z0-9]/g, '-');
+}
+
+async function removeCliScratch(workspaceDir: string): Promise<void> {
+  const tmp = os.tmpdir();
+  for (const entry of readdirSync(tmp)) {
+    if (/^claude-\d+$/.test(entry)) await fs.rm(path.join(tmp, entry, cliProjectName(workspaceDir)), { recursive: true, force: true });
+  }
 }
 
 function collectLogs(child: ChildProcess): Record<string, unknown>[] {
