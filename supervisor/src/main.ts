@@ -1,8 +1,10 @@
 // The supervisor process: config, logger, startup cleanup, the socket, signals.
 import { chownSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { loadOrExit } from '../../common/env.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import { build } from './app.ts';
+import { linkSystemChromium } from './claude/system-chromium.ts';
 import { detectCgroups } from './cgroup.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
 import { killLeftovers } from './leftovers.ts';
@@ -23,6 +25,24 @@ function ensureAgentDir(path: string, config: Readonly<SupervisorConfig>, log: L
   if (user === null) return;
   if (created !== undefined) chownSync(path, user.uid, user.gid);
   else if (statSync(path).uid !== user.uid) log.warn({ path, agentUser: user.name }, 'directory exists and is not owned by the agent user');
+}
+
+/**
+ * The CLI's environment: ours, plus PLAYWRIGHT_BROWSERS_PATH pointing the Playwright CLI at
+ * the system Chromium when nobody set it (the image sets it; `npm start` on a machine does
+ * not, and without it the agent's screenshot command fails with "Executable doesn't exist").
+ */
+async function screenshotEnv(config: Readonly<SupervisorConfig>, log: Logger): Promise<NodeJS.ProcessEnv> {
+  if (process.env.PLAYWRIGHT_BROWSERS_PATH !== undefined) return process.env;
+  const browsersPath = path.join(path.dirname(config.workspaceDir), 'ms-playwright');
+  try {
+    await linkSystemChromium(browsersPath);
+    log.info({ path: browsersPath }, 'Playwright CLI linked to the system Chromium');
+    return { ...process.env, PLAYWRIGHT_BROWSERS_PATH: browsersPath };
+  } catch (err) {
+    log.warn({ err }, 'no system Chromium: the agent cannot take screenshots');
+    return process.env;
+  }
 }
 
 async function main(): Promise<void> {
@@ -51,7 +71,7 @@ async function main(): Promise<void> {
   log.info(cgroups === null ? { cgroup: null } : { cgroup: cgroups.kind, path: cgroups.parentDir }, cgroups === null ? 'cgroups unavailable: process tree from /proc only' : 'per-job cgroups enabled');
   await killLeftovers(instanceTag, cgroups, log);
 
-  const runner = new JobRunner({ config, log, instanceTag, cgroups, env: process.env });
+  const runner = new JobRunner({ config, log, instanceTag, cgroups, env: await screenshotEnv(config, log) });
   const limits = {
     timeoutMs: config.commandTimeoutMs,
     memoryLimitBytes: config.memoryLimitBytes,
