@@ -4,11 +4,13 @@
 // colour another's figures. Never part of `npm test`: these are measurements, not tests.
 // BENCH_QUICK=1 shortens every benchmark (for working on the bench itself; the report
 // says so). BENCH_ONLY=1,4 runs a subset.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
+import { FINDINGS } from './findings.ts';
+import { heapSnapshotNodeOptions } from './lib/heap.ts';
 import { pidsWithEnv } from './lib/proc.ts';
 import { type Section, describeMachine, renderReport } from './lib/report.ts';
 import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startSupervisor } from './lib/services.ts';
@@ -122,10 +124,13 @@ try {
 
   await attempt(7, 'Endurance', async () => {
     const timeoutMs = 200;
-    const sup = await track(startSupervisor('sup-endurance', { dir, claudeBin: fixture('trivial.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: '1000' } }));
-    const api = await track(startApi('api-endurance', dir, sup.socketPath));
+    const heapDir = join(dir, 'heap');
+    await mkdir(heapDir, { recursive: true });
+    const nodeOptions = { NODE_OPTIONS: heapSnapshotNodeOptions(heapDir) };
+    const sup = await track(startSupervisor('sup-endurance', { dir, claudeBin: fixture('trivial.sh'), env: { COMMAND_TIMEOUT_MS: String(timeoutMs), KILL_GRACE_MS: '1000', ...nodeOptions } }));
+    const api = await track(startApi('api-endurance', dir, sup.socketPath, nodeOptions));
     try {
-      return await benchEndurance({ api: api.target, apiPid: api.pid, supervisorPid: sup.pid, supervisorSocket: sup.socketPath, timeoutMs, warmup: quick ? 20 : 200, jobs: quick ? 100 : 1000, timeouts: quick ? 10 : 100, checkpoints: 4 });
+      return await benchEndurance({ api: api.target, apiPid: api.pid, supervisorPid: sup.pid, supervisorSocket: sup.socketPath, timeoutMs, warmup: quick ? 20 : 200, jobs: quick ? 100 : 1000, timeouts: quick ? 10 : 100, checkpoints: 4, heapDir });
     } finally {
       await stop(api, sup);
     }
@@ -154,5 +159,5 @@ const preface = [
 if (quick) preface.push('**BENCH_QUICK=1: shortened run, fewer iterations; not the published figures.**');
 if (only.size < 8) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
 const out = join(REPO_ROOT, 'docs', 'benchmarks.md');
-await writeFile(out, renderReport(machine, sections, totalSeconds, preface));
+await writeFile(out, [renderReport(machine, sections, totalSeconds, preface), ...FINDINGS].join('\n'));
 log(`wrote ${out} in ${totalSeconds.toFixed(0)} s`);

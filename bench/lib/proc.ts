@@ -68,6 +68,15 @@ export function readCpuMs(pid: number): number {
   return stat.cpuMs;
 }
 
+/** argv joined by spaces (at most 120 characters), or "(gone)". */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120);
+  } catch {
+    return '(gone)';
+  }
+}
+
 export function countFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }

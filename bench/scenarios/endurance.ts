@@ -5,7 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { instanceMarkerPrefix, instanceTagFor } from '../../supervisor/src/marker.ts';
 import { type Target, request } from '../lib/http.ts';
-import { allStats, countFds, descendants, isAlive, markedPids, pidsWithEnv, readMemory } from '../lib/proc.ts';
+import { allStats, commandLine, countFds, descendants, isAlive, markedPids, pidsWithEnv, readMemory } from '../lib/proc.ts';
+import { liveHeapMiB } from '../lib/heap.ts';
 import type { Section } from '../lib/report.ts';
 import { newMark } from '../lib/services.ts';
 import { describe, fmt, summarize } from '../lib/stats.ts';
@@ -20,6 +21,8 @@ export interface EnduranceOptions {
   jobs: number;
   timeouts: number;
   checkpoints: number;
+  /** The services were started with heapSnapshotNodeOptions(heapDir): live heap is measured. */
+  heapDir?: string;
 }
 
 interface Snapshot {
@@ -37,11 +40,16 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
   const mark = newMark('endu');
   const instancePrefix = instanceMarkerPrefix(instanceTagFor(o.supervisorSocket)).toString();
   const snapshots: Snapshot[] = [];
+  const seen = new Map<string, number>(); // descendants and leftovers by command line, for the report
   const snap = async (label: string): Promise<void> => {
     await sleep(500); // let the last job's teardown and any sweep finish
     const stats = allStats();
     const kids = descendants([o.supervisorPid, o.apiPid], stats);
     const leftovers = new Set([...pidsWithEnv(instancePrefix), ...markedPids(mark)].filter(isAlive));
+    for (const pid of new Set([...kids.map((k) => k.pid), ...leftovers])) {
+      const cmd = commandLine(pid);
+      seen.set(cmd, (seen.get(cmd) ?? 0) + 1);
+    }
     snapshots.push({
       label,
       supRssMiB: readMemory(o.supervisorPid).rssKb / 1024,
@@ -56,6 +64,8 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
 
   // Warm up to a steady heap (JIT, V8 heap sizing, Fastify's caches) before the baseline.
   for (let i = 0; i < o.warmup; i++) await request(o.api, 'POST', '/command', { text: 'warm up' });
+  // Live heap first (its snapshot bumps RSS once), then the baseline point.
+  const heapBefore = o.heapDir === undefined ? null : [await liveHeapMiB(o.supervisorPid, o.heapDir), await liveHeapMiB(o.apiPid, o.heapDir)];
   await snap(`after ${o.warmup} warm-up jobs (baseline)`);
   const jobMs: number[] = [];
   const statuses = new Map<number, number>();
@@ -78,6 +88,7 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
     if (i % everyT === 0) await snap(`after ${i} timeouts`);
   }
 
+  const heapAfter = o.heapDir === undefined ? null : [await liveHeapMiB(o.supervisorPid, o.heapDir), await liveHeapMiB(o.apiPid, o.heapDir)];
   const first = snapshots[0]!;
   const last = snapshots[snapshots.length - 1]!;
   const supGrowth = last.supRssMiB - first.supRssMiB;
@@ -99,21 +110,36 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
     method:
       `A fresh supervisor (COMMAND_TIMEOUT_MS=${o.timeoutMs}, fixture trivial.sh) and API. ${o.jobs} sequential \`POST /command\` ` +
       `through the API after ${o.warmup} warm-up jobs, then ${o.timeouts} whose fixture sleeps 30 s and is killed at the timeout. Each point is taken 0.5 s after the last ` +
-      `request. Descendants and zombies: processes whose parent chain leads to the supervisor or the API. Leftovers: live processes ` +
+      `request. Live heap: sum of a V8 heap snapshot's self sizes (the snapshot runs a full GC), taken after the warm-up and at the end. Descendants and zombies: processes whose parent chain leads to the supervisor or the API. Leftovers: live processes ` +
       `carrying the supervisor's job marker or the fixture's.`,
     figures: [
       [`${o.jobs} sequential jobs: round trip`, `${describe(summarize(jobMs), 'ms')}, ${fmt(jobsSeconds, 1)} s in all; ${fmtMap(statuses)}`],
       [`${o.timeouts} timeouts: round trip`, `${describe(summarize(timeoutMs), 'ms')}; ${fmtMap(timeoutStatuses)}`],
       ['supervisor RSS growth, first to last point', `${fmt(supGrowth, 1)} MiB (${fmt(first.supRssMiB, 1)} -> ${fmt(last.supRssMiB, 1)})`],
       ['API RSS growth, first to last point', `${fmt(apiGrowth, 1)} MiB (${fmt(first.apiRssMiB, 1)} -> ${fmt(last.apiRssMiB, 1)})`],
+      ...(heapBefore === null || heapAfter === null
+        ? []
+        : ([
+            ['supervisor live JS heap (after a full GC), baseline -> end', `${fmt(heapBefore[0]!)} -> ${fmt(heapAfter[0]!)} MiB (${fmt((1024 * (heapAfter[0]! - heapBefore[0]!)) / (o.jobs + o.timeouts), 2)} KiB per job)`],
+            ['API live JS heap (after a full GC), baseline -> end', `${fmt(heapBefore[1]!)} -> ${fmt(heapAfter[1]!)} MiB (${fmt((1024 * (heapAfter[1]! - heapBefore[1]!)) / (o.jobs + o.timeouts), 2)} KiB per job)`],
+          ] as Array<[string, string]>)),
     ],
     checks: [
       { target: 'RSS: no growth beyond noise (10 MiB or 15%, whichever is larger)', measured: `supervisor ${fmt(supGrowth, 1)} MiB, API ${fmt(apiGrowth, 1)} MiB`, met: rssOk(supGrowth, first.supRssMiB) && rssOk(apiGrowth, first.apiRssMiB) },
+      ...(heapBefore === null || heapAfter === null
+        ? []
+        : [
+            {
+              target: 'live JS heap: no growth beyond noise (2 MiB, i.e. about 2 KiB per job)',
+              measured: `supervisor ${fmt(heapAfter[0]! - heapBefore[0]!)} MiB, API ${fmt(heapAfter[1]! - heapBefore[1]!)} MiB`,
+              met: heapAfter[0]! - heapBefore[0]! <= 2 && heapAfter[1]! - heapBefore[1]! <= 2,
+            },
+          ]),
       { target: 'open fds: no growth', measured: `supervisor ${first.supFds} -> ${last.supFds}, API ${first.apiFds} -> ${last.apiFds}`, met: fdGrowth <= 0 },
       { target: 'zero zombies', measured: `${maxZombies} at worst`, met: maxZombies === 0 },
       { target: 'zero leftover processes', measured: `${maxLeft} at worst`, met: maxLeft === 0 },
     ],
-    notes: [],
+    notes: seen.size === 0 ? [] : [`Processes seen at the points (command line: times seen): ${[...seen].map(([c, n]) => `\`${c}\`: ${n}`).join('; ')}.`],
     extra: table,
   };
 }
