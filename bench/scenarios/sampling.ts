@@ -3,7 +3,7 @@
 // supervisor idle. Busy and idle windows alternate, so both see the same machine.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Target, request, requestJson } from '../lib/http.ts';
-import { markedPids, readCpuMs } from '../lib/proc.ts';
+import { listPids, markedPids, readCpuMs } from '../lib/proc.ts';
 import type { Section } from '../lib/report.ts';
 import { newMark } from '../lib/services.ts';
 import { fmt, summarize } from '../lib/stats.ts';
@@ -43,14 +43,16 @@ export async function benchSampling(o: SamplingOptions): Promise<Section> {
   const idle: Window[] = [];
   const busy: Window[] = [];
   const processCounts: number[] = [];
+  const machineProcesses: number[] = [];
   for (let i = 0; i < o.windows; i++) {
-    await sleep(300); // let the previous job's teardown finish before an idle window
+    await sleep(1000); // let the previous job's teardown (and the GC after it) finish before an idle window
     idle.push(await measure(o.supervisorPid, o.windowMs));
 
     const mark = newMark('samp');
     const { json: job } = await requestJson<{ id: string }>(o.supervisor, 'POST', '/jobs', { prompt: `obey 100 0 ${mark}` });
     await waitFor('the 100-process tree', () => markedPids(mark).length >= 100);
     await sleep(o.sampleIntervalMs + 100); // the supervisor has sampled the whole tree at least once
+    machineProcesses.push(listPids().length);
     busy.push(await measure(o.supervisorPid, o.windowMs));
     const { json: view } = await requestJson<{ processCount: number; peakProcessCount: number }>(o.supervisor, 'GET', `/jobs/${job.id}`);
     processCounts.push(view.peakProcessCount);
@@ -77,6 +79,7 @@ export async function benchSampling(o: SamplingOptions): Promise<Section> {
       ['idle, per window', `${fmt(i.median, 2)}% (min-max ${fmt(i.min, 2)}-${fmt(i.max, 2)}, n=${i.n})`],
       ['cost of sampling (busy - idle)', `${fmt(busyPct - idlePct, 3)}% of one core`],
       ['peak process count the supervisor reported per job', processCounts.join(', ')],
+      ['processes on the whole machine during the busy windows (each sample reads /proc/PID/stat of all of them)', machineProcesses.join(', ')],
     ],
     checks: [{ target: 'under 1% of one core with a 100-process job', measured: `${fmt(busyPct, 3)}%`, met: busyPct < 1 }],
     notes: [],
