@@ -279,9 +279,7 @@ export class Job {
       this.child.stderr.destroy();
     }
     const outcome = this.reader.end();
-    // The result event's text; else, for a CLI speaking stream-json (killed before its
-    // result), what the agent said so far; else stdout as it is (a plain-text CLI).
-    if (this.pid !== null) this.text = outcome.resultText ?? (outcome.sawEvents ? outcome.assistantText : this.stdout.text());
+    if (this.pid !== null) this.text = this.answerText();
     this.textBytes = this.text === null ? 0 : Buffer.byteLength(this.text);
     this.stdout.release();
     if (this.state.reason === 'exit' && this.errorMessage === null) {
@@ -348,7 +346,17 @@ export class Job {
   }
 
   view(now = Date.now()): JobView {
-    return { ...this.summary(now), text: this.text, stderrTail: this.stderr.text() };
+    // A running job shows its text so far: a relay answered 503 at shutdown, or one that
+    // polls GET /jobs/:id, still gets what the agent had said.
+    const text = this.isFinished ? this.text : this.pid === null ? null : this.answerText() || null;
+    return { ...this.summary(now), text, stderrTail: this.stderr.text() };
+  }
+
+  /** The result event's text; else, for a CLI speaking stream-json (killed before its
+   *  result), what the agent said so far; else stdout as it is (a plain-text CLI). */
+  private answerText(): string {
+    const outcome = this.reader.current;
+    return outcome.resultText ?? (outcome.sawEvents ? outcome.assistantText : this.stdout.text());
   }
 }
 

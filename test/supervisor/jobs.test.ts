@@ -119,3 +119,14 @@ void test('runs the CLI as AGENT_USER with its HOME, in WORKSPACE_DIR, without A
   assert.equal(job.text, `uid=65534 home=/nonexistent user=nobody token=unset socket=unset marker=set pwd=${join(dir, 'workspace')}`);
   assert.equal(statSync(join(dir, 'workspace')).uid, 65534, 'the workspace it created belongs to the agent');
 });
+
+void test('a running job shows the output it has printed so far', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-tree.sh') });
+  const started = await sup.startJob({ prompt: 'tree' });
+  const live = await waitFor(async () => {
+    const r = await sup.request<JobView>('GET', `/jobs/${started.body.id}`);
+    return r.body.text !== null ? r.body : null;
+  });
+  assert.equal(live.state, 'running');
+  assert.equal(live.text, 'partial output before the timeout\n');
+});
