@@ -10,17 +10,20 @@ export const FINDINGS: readonly string[] = [
     'Before/after pairs below were measured back to back on this machine, twice each; the machine is shared, so single figures move, pairs are what count.',
   '',
   '### 1. Request overhead',
+  'In section 1 the supervisor\'s own log splits its share into "request received -> CLI spawned" and "CLI spawned -> job done"; the rest is the API and the socket hop. What they are made of:',
+  '- **fork() cost grows with the parent\'s resident memory** (libuv forks; the page tables are copied): section 8. After load the supervisor is at about 150 MB, of which 45-55 MB is the tsx loader (section 6), ' +
+    'so each spawn costs it several ms where a small process pays about 1 ms. This is the bulk of "received -> spawned" at the bench\'s job rate.',
   '- **Moving the CLI into its job cgroup** (`supervisor/src/cgroup.ts` `JobCgroup.addPid`, called synchronously from `Job.start`): a write to `cgroup.procs` takes the kernel\'s ' +
-    '`cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period unless one just passed. Section 8 measures it: about 12 ms when the previous move was 40 ms ago ' +
-    '(every real job), 0.02 ms back to back. It blocks the supervisor\'s event loop and is most of "request received -> CLI spawned" in section 1. ' +
-    'Experiment: making the write asynchronous cut that phase from 16-18 ms to 4 ms (median) but the job\'s first fork/exit then waits for the same grace period, so the round trip gained less; ' +
-    'not applied (a process the CLI forks in that window would stay outside the cgroup). **Proposal:** keep it (a real CLI job takes >= 1.3 s, so 12 ms is < 1%), or move the write into the child before exec (a tiny exec wrapper) so the event loop stays free.',
-  '- **fork() cost grows with the supervisor\'s resident memory** (libuv forks; the page tables are copied): section 8. The supervisor runs at about 100-150 MB, of which about 45 MB is the tsx loader (section 6).',
+    '`cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period unless one just passed. Section 8 measures it: 8-14 ms (across runs) when the previous move was 40 ms ago, 0.02 ms back to back. ' +
+    'In section 1 jobs come a few ms apart, so the move is often still cheap there (the p90 of "received -> spawned" shows the cold case); a real job, minutes after the last one, always pays it, and it blocks the event loop meanwhile. ' +
+    'Experiment: making the write asynchronous freed the event loop, but the job\'s first fork/exit then waits for the same grace period; not applied (a process the CLI forks in that window would stay outside the cgroup). ' +
+    '**Proposal:** keep it (a real CLI job takes >= 1.3 s), or move the write into the child before exec (a tiny exec wrapper) so the event loop stays free.',
   '- **The end-of-job sweep read /proc/PID/environ of every process on the machine** (a new job tree had no cache): **fixed** in 304b677 (`supervisor/src/tree.ts`: only processes started after the CLI can carry its marker). ' +
     'First scan of a new job tree 4.5 / 8.1 ms -> 3.2 / 2.5 ms (median); "CLI spawned -> job done" in the supervisor\'s log 8-9 ms -> 4-6 ms.',
   '- **The second process and its socket hop**: API -> supervisor `POST /jobs`, then a long-poll `GET /jobs/:id/wait`, a new Unix connection per call: about 2 ms (the same jobs straight on the socket: 9.6 ms median; through the API: 11.7 ms).',
-  '- With cgroups switched off in a patched copy, ours was still 15.6 ms against 3.5 ms direct and 5.0 ms for (b): a 2 ms margin over a bare spawn is out of reach for two processes, a socket hop and a /proc tree sweep per job. ' +
-    'The extra ~10 ms per command is under 1% of a real Claude job. **Proposal:** restate the target as a fraction of a real job, or as "supervisor-side overhead excluding the cgroup move".',
+  '- Before the fixes the gap over direct spawn was 20-30 ms; it is now the figure in section 1. A 2 ms margin over a bare spawn is out of reach for two processes, a socket hop and a /proc tree sweep per job, ' +
+    'and (b), which does nothing but spawn, is itself about 1.5 ms over direct. The extra ~8 ms per command is under 1% of a real Claude job (>= 1.3 s). ' +
+    '**Proposals:** precompile (section 6: smaller process, cheaper fork); restate the target as a fraction of a real job.',
   '',
   '### 2. Throughput while a job runs',
   '- `/status` queued behind one new Unix connection + one supervisor `/status` per request (`internalConnect` was the API\'s top self time in its profile). **Fixed** in 7e4f645 ' +
@@ -43,13 +46,13 @@ export const FINDINGS: readonly string[] = [
     '`Buffer.concat` + `toString` while the kept chunks are still referenced (3x the cap), and `GET /jobs/:id/wait` serializes it again (JSON string + socket buffer), on top of the garbage of the 54 MiB read and dropped, which V8 frees only when its external-memory heuristics trigger a GC. ' +
     '**Proposal:** a much smaller cap for that raw-stdout fallback (a WhatsApp message holds at most 65,536 characters), and drop the chunk list before decoding.',
   '',
+  '### 6. Footprint',
+  '- tsx: 45-55 MB per process across runs (section 6 note). The same code bundled by esbuild and run by plain node: 137.6 MB together idle (meets the target), 236-240 MB after the same load (misses). ' +
+    'Neither `MALLOC_ARENA_MAX=2` nor `--max-semi-space-size=1/2` brought the loaded figure under 217 MB: the growth is V8\'s heap sizing under 100-connection load. ' +
+    '**Proposal:** precompile for the image (an esbuild bundle or tsc output; saves about 90 MB for the pair). Meeting 150 MB after load too needs one process instead of two, or V8 heap limits, which risk the large-answer path of section 5.',
+  '',
   '### 7. Endurance',
   '- RSS of a Node process moves with V8\'s heap sizing and the allocator, so the RSS check can go either way between runs. The live JS heap after a full GC (section 7) is the leak test: it stays flat (a fraction of a KiB per job). ' +
     'A separate run of 4,000 jobs straight on the socket showed RSS rising and then falling back: 137, 150, 155, 130, 132, 131, 132, 132 MiB at every 500 jobs (120-139 MiB with MALLOC_ARENA_MAX=1): no leak.',
-  '',
-  '### 6. Footprint',
-  '- tsx: about 45 MB per process (section 6 note). The same code bundled by esbuild and run by plain node: 137.6 MB together idle (meets the target), 236-240 MB after the same load (misses). ' +
-    'Neither `MALLOC_ARENA_MAX=2` nor `--max-semi-space-size=1/2` brought the loaded figure under 217 MB: the growth is V8\'s heap sizing under 100-connection load. ' +
-    '**Proposal:** precompile for the image (an esbuild bundle or tsc output; saves about 90 MB for the pair). Meeting 150 MB after load too needs one process instead of two, or V8 heap limits, which risk the large-answer path of section 5.',
   '',
 ];

@@ -9,19 +9,39 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listPids, readMemory, readStat } from '../lib/proc.ts';
+import { listPids, readStat } from '../lib/proc.ts';
 import type { Section } from '../lib/report.ts';
 import { fmt, percentile } from '../lib/stats.ts';
 
-async function spawnCost(n: number): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
+// Run in a fresh plain `node` (no tsx, no bench state), grown with Buffers step by step,
+// so the parent's RSS is the only thing that changes between the three figures.
+const SPAWN_COST_PROGRAM = `
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+const ballast = [];
+const out = [];
+for (const extraMiB of [0, 64, 128]) {
+  while (ballast.length < extraMiB) ballast.push(Buffer.alloc(1 << 20, 1));
+  const ms = [];
+  for (let i = 0; i < 30; i++) {
     const t = performance.now();
     const child = spawn('/bin/true', [], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     ms.push(performance.now() - t);
     await new Promise((resolve) => child.once('close', resolve));
   }
-  return ms;
+  const rssKb = Number(/VmRSS:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+  out.push({ rssKb, ms });
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+async function spawnCost(): Promise<Array<{ rssKb: number; ms: number[] }>> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SPAWN_COST_PROGRAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`spawn-cost program exited ${code}`);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Array<{ rssKb: number; ms: number[] }>;
 }
 
 function memoryCgroupDir(): string | null {
@@ -72,13 +92,9 @@ async function cgroupMoveCost(parent: string, n: number, gapMs: number): Promise
 
 export async function diagnostics(): Promise<Section> {
   const figures: Array<[string, string]> = [];
-  const ballast: unknown[] = [];
-  for (const extraMiB of [0, 64, 128]) {
-    while (ballast.length < extraMiB) ballast.push(Buffer.alloc(1 << 20, 1));
-    const ms = await spawnCost(30);
-    figures.push([`spawn() of /bin/true from a parent of ${fmt(readMemory(process.pid).rssKb / 1024, 0)} MiB RSS`, `${fmt(percentile(ms, 0.5))} ms median (p90 ${fmt(percentile(ms, 0.9))})`]);
+  for (const { rssKb, ms } of await spawnCost()) {
+    figures.push([`spawn() of /bin/true from a plain node parent of ${fmt(rssKb / 1024, 0)} MiB RSS`, `${fmt(percentile(ms, 0.5))} ms median (p90 ${fmt(percentile(ms, 0.9))})`]);
   }
-  ballast.length = 0;
   const parent = memoryCgroupDir();
   const cold = parent === null ? null : await cgroupMoveCost(parent, 15, 40);
   const warm = parent === null ? null : await cgroupMoveCost(parent, 15, 0);
@@ -103,8 +119,8 @@ export async function diagnostics(): Promise<Section> {
     id: 8,
     title: 'Diagnostics (what the overhead is made of)',
     method:
-      'Measured in the bench process itself, not in the services: the cost of the system calls the supervisor makes per job, on this machine. ' +
-      'spawn() forks the parent (libuv on Linux), so its cost grows with the parent\'s resident memory; the parent here is grown with Buffers.',
+      'Measured by the bench, outside the services: what the system calls the supervisor makes per job cost on this machine. ' +
+      'spawn() forks the parent (libuv on Linux), so its cost grows with the parent\'s resident memory: a fresh plain node process is grown with Buffers between the figures.',
     figures,
     checks: [],
     notes: [],

@@ -105,7 +105,7 @@ export async function benchThroughput(o: ThroughputOptions): Promise<Section> {
       `autocannon (programmatic API, keep-alive, pipelining 1), ${o.rounds} rounds x ${o.seconds} s per endpoint and connection count, ` +
       `ours and (b) alternating, after a 1 s warm-up each. During all of it each server had one \`POST /command\` in flight ` +
       `whose fixture was sleeping (ours: API long-polling the supervisor; (b): its busy flag set). ` +
-      `Our /status asks the supervisor over its socket on every request; (b) has no /status.`,
+      `Our /status asks the supervisor over its socket (concurrent requests share one call); (b) has no /status. autocannon reports latency in whole milliseconds.`,
     figures,
     checks,
     notes: [
