@@ -1,9 +1,13 @@
 // Output capture in bounded memory: stdout and stderr are always read to the end (a
 // CLI blocked on a full pipe would never exit), but only the first maxBytes are kept.
 
-/** Keeps the first maxBytes of a stream; counts the rest. */
+/**
+ * Keeps the first maxBytes of a stream in one buffer that grows by doubling up to
+ * maxBytes; counts the rest. One buffer, not a list of chunks: the answer is decoded
+ * straight from it, with no concatenated copy of the whole cap (docs/benchmarks.md, 5).
+ */
 export class HeadCapture {
-  private chunks: Buffer[] = [];
+  private buf: Buffer = Buffer.alloc(0);
   private kept = 0;
   totalBytes = 0;
   truncated = false;
@@ -12,31 +16,30 @@ export class HeadCapture {
 
   push(chunk: Buffer): void {
     this.totalBytes += chunk.length;
-    const room = this.maxBytes - this.kept;
-    if (room <= 0) {
-      if (chunk.length > 0) this.truncated = true;
-      return;
-    }
-    if (chunk.length <= room) {
-      this.chunks.push(chunk);
-      this.kept += chunk.length;
-      return;
-    }
-    // Copy the part we keep so the rest of the chunk can be collected.
-    this.chunks.push(Buffer.from(chunk.subarray(0, room)));
-    this.kept += room;
-    this.truncated = true;
+    const take = Math.min(chunk.length, this.maxBytes - this.kept);
+    if (take < chunk.length) this.truncated = true;
+    if (take <= 0) return;
+    if (this.kept + take > this.buf.length) this.grow(this.kept + take);
+    chunk.copy(this.buf, this.kept, 0, take);
+    this.kept += take;
   }
 
   /** The kept bytes as UTF-8 text, never ending in half a character when cut. */
   text(): string {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    return (this.truncated ? utf8CompletePrefix(all) : all).toString('utf8');
+    const kept = this.buf.subarray(0, this.kept);
+    return (this.truncated ? utf8CompletePrefix(kept) : kept).toString('utf8');
   }
 
   /** Drop the kept bytes (after text() was taken). */
   release(): void {
-    this.chunks = [];
+    this.buf = Buffer.alloc(0);
+  }
+
+  private grow(needed: number): void {
+    const size = Math.min(this.maxBytes, Math.max(needed, this.buf.length * 2, 64 * 1024));
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.kept);
+    this.buf = next;
   }
 }
 

@@ -151,3 +151,23 @@ void test('config: defaults, units, the root rule and bad values naming the vari
   bad({ IS_SANDBOX: '1', LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
   bad({ AGENT_USER: 'agent' }, 'AGENT_USER', { ...host, uid: 1234 });
 });
+
+void test('output: the head capture keeps exactly the first maxBytes across growth steps', () => {
+  const maxBytes = 300_000;
+  const head = new HeadCapture(maxBytes);
+  const all: Buffer[] = [];
+  for (let i = 0; i < 200; i++) {
+    const chunk = Buffer.alloc(1 + ((i * 7919) % 5000), String.fromCharCode(97 + (i % 26)));
+    all.push(chunk);
+    head.push(chunk);
+  }
+  const expected = Buffer.concat(all);
+  assert.ok(expected.length > maxBytes);
+  assert.equal(head.totalBytes, expected.length);
+  assert.equal(head.truncated, true);
+  assert.equal(head.text(), expected.subarray(0, maxBytes).toString('latin1'));
+  const small = new HeadCapture(maxBytes);
+  small.push(Buffer.from('whole'));
+  assert.equal(small.truncated, false);
+  assert.equal(small.text(), 'whole');
+});
