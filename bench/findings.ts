@@ -42,9 +42,11 @@ export const FINDINGS: readonly string[] = [
   '- What remains: one /proc scan of every process before the first signal, a start-time check per signalled process (PID-reuse guard), and the machine\'s load (see "Load at start").',
   '',
   '### 5. Output',
-  '- A job that ends with a result event (the CLI\'s normal end) stays within the target. A job without one is answered with its kept stdout (the cap, 10 MiB): `Job.finish` builds it with ' +
-    '`Buffer.concat` + `toString` while the kept chunks are still referenced (3x the cap), and `GET /jobs/:id/wait` serializes it again (JSON string + socket buffer), on top of the garbage of the 54 MiB read and dropped, which V8 frees only when its external-memory heuristics trigger a GC. ' +
-    '**Proposal:** a much smaller cap for that raw-stdout fallback (a WhatsApp message holds at most 65,536 characters), and drop the chunk list before decoding.',
+  '- A job that ends with a result event (the CLI\'s normal end) stays within the target. A job without one is answered with its kept stdout (the cap, 10 MiB). ' +
+    'It was built with `Buffer.concat` + `toString` while the kept chunks were still referenced (3x the cap). **Fixed** in 292f565 (`supervisor/src/output.ts`: one buffer grown by doubling up to the cap, decoded in place): ' +
+    'capture-only peak growth 45.4 -> 28.5 MiB, with the answer 65.5 -> 58.6 MiB, side by side in one session. ' +
+    'What remains: `GET /jobs/:id/wait` serializes the 10 MiB answer (JSON string + socket write buffer: about 2x the answer while the job keeps its text), on top of the garbage of the 54 MiB read and dropped, which V8 frees only when its external-memory heuristics trigger a GC. ' +
+    '**Proposal:** stream the wait answer instead of serializing it whole, or a smaller cap for the raw-stdout fallback (a WhatsApp message holds at most 65,536 characters).',
   '',
   '### 6. Footprint',
   '- tsx: 45-55 MB per process across runs (section 6 note). The same code bundled by esbuild and run by plain node: 137.6 MB together idle (meets the target), 236-240 MB after the same load (misses). ' +
