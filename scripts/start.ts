@@ -6,14 +6,17 @@
 // The children run in their own process groups (detached): a signal sent to our whole
 // group (Ctrl-C in a terminal, `kill -TERM -PGID`) reaches only us, and each child gets
 // exactly one SIGTERM from us, since a second signal means "exit now" to both of them.
+//
+// `npm start` runs this bundled (dist/start.mjs, by scripts/build.mjs) and it starts the
+// bundles dist/supervisor.mjs and dist/api.mjs under plain node; run as TypeScript
+// (`node --import tsx scripts/start.ts`), it starts the .ts sources through tsx.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadOrExit, readInt } from '../common/env.ts';
+import { REPO_ROOT as ROOT, RUNNING_BUILT } from '../common/repo-root.ts';
 import { loadConfig } from '../api/src/config.ts';
 import { SupervisorClient } from '../api/src/supervisor-client.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
 
 // Validate the API's settings before starting anything (missing credentials exit 1 here).
@@ -34,8 +37,14 @@ function say(message: string): void {
   process.stderr.write(`start: ${message}\n`);
 }
 
-function launch(name: string, entry: string): Managed {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry)], {
+/** node's argv for one service: its bundle when we run bundled, else its .ts through tsx. */
+function serviceArgv(name: 'supervisor' | 'api'): string[] {
+  if (RUNNING_BUILT) return [path.join(ROOT, 'dist', `${name}.mjs`)];
+  return ['--import', 'tsx', path.join(ROOT, name, 'src', 'main.ts')];
+}
+
+function launch(name: 'supervisor' | 'api'): Managed {
+  const child = spawn(process.execPath, serviceArgv(name), {
     cwd: ROOT,
     env: process.env,
     stdio: 'inherit',
@@ -128,10 +137,10 @@ async function waitForSupervisor(client: SupervisorClient, sup: Managed): Promis
   return false;
 }
 
-const supervisor = launch('supervisor', 'supervisor/src/main.ts');
+const supervisor = launch('supervisor');
 const client = new SupervisorClient({ socketPath: apiConfig.supervisorSocket, timeoutMs: 500 });
 if (await waitForSupervisor(client, supervisor)) {
-  if (!stopping) launch('api', 'api/src/main.ts');
+  if (!stopping) launch('api');
 } else if (!stopping) {
   say(`the supervisor did not answer on ${apiConfig.supervisorSocket} within ${STARTUP_TIMEOUT_MS} ms`);
   failed = true;

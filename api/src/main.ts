@@ -3,8 +3,10 @@
 // shutting_down (the job itself is the supervisor's business), close, exit 0. A second
 // signal, or the shutdown deadline passing, exits at once with status 1.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { loadOrExit } from '../../common/env.ts';
 import { createLogger } from '../../common/logger.ts';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 import { build } from './app.ts';
 import { loadConfig } from './config.ts';
 import { ImageIndex } from './images/image-index.ts';
@@ -15,7 +17,7 @@ import { SystemSampler } from './system-info.ts';
 const startedAtMs = Date.now();
 const config = loadOrExit(() => loadConfig(process.env), 'api');
 const logger = createLogger({ name: 'api', level: config.logLevel });
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const images = new ImageIndex({ dir: config.imagesDir, logger });
 await images.start();

@@ -3,8 +3,8 @@
 // variable; main.ts turns that into one line on stderr and exit 1.
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, type Env, readBool, readInt, readOptional, readPath, readString } from '../../common/env.ts';
+import { REPO_ROOT } from '../../common/repo-root.ts';
 import { lookupGroupId, lookupUser, type UserEntry } from './users.ts';
 
 export const MIB = 1024 * 1024;
@@ -36,8 +36,6 @@ export interface ConfigHost {
   /** Is this an executable file? (injected by tests) */
   isExecutable?: (path: string) => boolean;
 }
-
-const repoRootDefault = fileURLToPath(new URL('../../', import.meta.url));
 
 function isExecutableFile(path: string): boolean {
   try {
@@ -76,7 +74,7 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
   }
 
   const claudeBinRaw = readOptional(env, 'CLAUDE_BIN');
-  const claudeBin = claudeBinRaw ?? defaultClaudeBin(env, host.repoRoot ?? repoRootDefault, isExecutable);
+  const claudeBin = claudeBinRaw ?? defaultClaudeBin(env, host.repoRoot ?? REPO_ROOT, isExecutable);
 
   const userRaw = readOptional(env, 'AGENT_USER');
   let agentUser: UserEntry | null = null;

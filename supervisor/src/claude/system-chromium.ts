@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { REPO_ROOT } from '../../../common/repo-root.ts';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 
@@ -18,7 +19,8 @@ export interface SystemChromium {
   revision: string;
 }
 
-const require = createRequire(import.meta.url);
+// Resolved from the app folder, whether this runs as .ts or bundled in dist/.
+const require = createRequire(path.join(REPO_ROOT, 'package.json'));
 
 /** The Playwright CLI's entry point (run it with node, or directly: it has a shebang). */
 export function playwrightCliPath(): string {

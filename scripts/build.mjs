@@ -1,0 +1,47 @@
+// `npm run build` (and the first step of `npm start`, the image build and the s6 tree
+// test): bundles the supervisor, the API and the launcher into dist/*.mjs, run by plain
+// `node`. Running the TypeScript through tsx instead costs ~45 MB RSS per process (its
+// hooks run on a second isolate; docs/benchmarks.md section 6), and the supervisor forks
+// once per job, at a cost that grows with its RSS. Tests still run the .ts through tsx.
+//
+// Plain JS so it runs before anything is compiled. Packages in node_modules stay
+// external (pino's transports, the Claude and Playwright CLIs are resolved at run time);
+// linked source maps let `node --enable-source-maps` point stack traces at the .ts.
+// Each file is written beside its final name and renamed over it, so a process starting
+// while another build runs (tests, a second `npm start`) never reads half a bundle.
+import { build } from 'esbuild';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const started = process.hrtime.bigint();
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [
+    { in: 'supervisor/src/main.ts', out: 'supervisor' },
+    { in: 'api/src/main.ts', out: 'api' },
+    { in: 'scripts/start.ts', out: 'start' },
+  ],
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  write: false,
+});
+mkdirSync(path.join(root, 'dist'), { recursive: true });
+for (const file of result.outputFiles) {
+  const temp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(temp, file.contents);
+  renameSync(temp, file.path);
+}
+
+const ms = Number(process.hrtime.bigint() - started) / 1e6;
+process.stderr.write(`build: dist/{supervisor,api,start}.mjs in ${ms.toFixed(0)} ms\n`);
