@@ -3,15 +3,17 @@
 // namespace, the real supervisor and API from this checkout (APP_DIR), and a fixture CLI.
 // It checks the users each process runs as, that the agent cannot reach the control
 // socket, and that SIGTERM to PID 1 ends a running job, then the supervisor, then the API,
-// leaving no process behind.
+// leaving no process behind. The run scripts start the esbuild bundles (dist/*.mjs), so
+// the checkout is built first (scripts/build.mjs, well under a second).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import {
   childrenOf,
   ensureUser,
@@ -34,7 +36,7 @@ const entrypoint = path.join(root, 'docker/s6-overlay/usr/local/bin/entrypoint')
 const services = path.join(root, 'docker/s6-overlay/etc/s6/services');
 const fixtureCli = path.join(root, 'test/fixtures/deploy-echo-cli.sh');
 const API_TOKEN = randomUUID();
-// Both services start (tsx compiles on first run) on a shared 2-core machine: be generous.
+// Both services start on a shared 2-core machine: be generous.
 const START_DEADLINE_MS = 60_000;
 // The stop timeout compose and fly.toml give the tree (stop_grace_period, kill_timeout).
 const STOP_DEADLINE_MS = 30_000;
@@ -122,6 +124,11 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
   return { child, output, pid1, port, env, marker, socketDir, fail };
 }
 
+/** dist/supervisor.mjs and dist/api.mjs of this checkout, as the image builds them. */
+function buildCheckout(): void {
+  execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 function ensureUsers(t: TestContext): void {
   const created = ['agent', 'api'].filter((name) => ensureUser(name, { home: name === 'agent' }));
   t.after(() => created.forEach(removeUser));
@@ -129,12 +136,13 @@ function ensureUsers(t: TestContext): void {
 
 void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the agent, and shuts down in order', { skip: skipReason(), timeout: 180_000 }, async (t) => {
   ensureUsers(t);
+  buildCheckout();
   const { child: tree, output, pid1, port, env, marker, socketDir, fail } = await startTree(t, { appDir: root });
 
   await t.test('each process runs as its own user', () => {
     const procs = pidsWithEnv(marker).map(procInfo).filter((p) => p !== null);
-    const supervisor = procs.find((p) => p.cmdline.includes('supervisor/src/main.ts'));
-    const api = procs.find((p) => p.cmdline.includes('api/src/main.ts'));
+    const supervisor = procs.find((p) => p.cmdline.includes('dist/supervisor.mjs'));
+    const api = procs.find((p) => p.cmdline.includes('dist/api.mjs'));
     assert.equal(supervisor?.uid, 0, 'supervisor as root');
     assert.equal(api?.uid, userId('api'), 'api as the api user');
   });
@@ -166,7 +174,7 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
 
   await t.test('s6 restarts a supervisor that dies, and jobs run again', async () => {
     const supervisorPid = (): number | undefined =>
-      pidsWithEnv(marker).find((pid) => procInfo(pid)?.cmdline.includes('supervisor/src/main.ts') === true);
+      pidsWithEnv(marker).find((pid) => procInfo(pid)?.cmdline.includes('dist/supervisor.mjs') === true);
     const before = supervisorPid();
     assert.ok(before !== undefined);
     process.kill(before, 'SIGKILL');
@@ -220,15 +228,22 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
 void test('timeout-kill bounds the shutdown when a service ignores SIGTERM', { skip: skipReason(), timeout: 120_000 }, async (t) => {
   ensureUsers(t);
   // An app folder whose supervisor never stops (test/fixtures/deploy-stub), with this
-  // checkout's node_modules for tsx.
+  // checkout's node_modules; the stubs bundled into dist/ as the run scripts expect.
   const appDir = mkdtempSync(path.join(os.tmpdir(), 'deploy-stub-app-'));
   t.after(() => rmSync(appDir, { recursive: true, force: true }));
   chmodSync(appDir, 0o755);
   cpSync(path.join(root, 'package.json'), path.join(appDir, 'package.json'));
   symlinkSync(path.join(root, 'node_modules'), path.join(appDir, 'node_modules'));
+  mkdirSync(path.join(appDir, 'dist'), { mode: 0o755 });
   for (const [service, stub] of [['supervisor', 'supervisor-ignores-sigterm.ts'], ['api', 'api-health-only.ts']]) {
-    mkdirSync(path.join(appDir, service!, 'src'), { recursive: true, mode: 0o755 });
-    cpSync(path.join(root, 'test/fixtures/deploy-stub', stub!), path.join(appDir, service!, 'src/main.ts'));
+    buildSync({
+      entryPoints: [path.join(root, 'test/fixtures/deploy-stub', stub!)],
+      outfile: path.join(appDir, 'dist', `${service!}.mjs`),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      logLevel: 'warning',
+    });
   }
 
   // The entrypoint derives the supervisor's timeout-kill as KILL_GRACE_MS + 5 s.

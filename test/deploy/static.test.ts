@@ -137,6 +137,15 @@ void describe('Dockerfile', () => {
     assert.ok(apt < npmCi && npmCi < source);
   });
 
+  void test('bundles the services after copying every source (s6 runs dist/*.mjs)', () => {
+    const build = indexOf((i) => i.keyword === 'RUN' && /^node scripts\/build\.mjs$/.test(i.args.trim()), 'RUN node scripts/build.mjs');
+    for (const dir of ['common/', 'supervisor/src/', 'api/src/', 'scripts/build.mjs', 'scripts/start.ts']) {
+      const copy = indexOf((i) => i.keyword === 'COPY' && i.args.includes(dir), `COPY ${dir}`);
+      assert.ok(copy < build, `${dir} is copied before the build`);
+    }
+    assert.equal(packageJson.dependencies.esbuild, lock.packages['node_modules/esbuild']?.version, 'esbuild is an exact runtime dependency (npm ci --omit=dev installs it)');
+  });
+
   void test('copies only files that exist and that .dockerignore lets through', () => {
     const allowed = read('.dockerignore')
       .split('\n')
@@ -201,7 +210,8 @@ void describe('s6 service directories', () => {
       timeoutKillMs(service);
       const run = readFileSync(path.join(servicesDir, service, 'run'), 'utf8');
       assert.match(run, /\$\{APP_DIR:-\/app\}/, 'the app folder comes from APP_DIR (tests point it at the checkout)');
-      assert.match(run, new RegExp(`node --import tsx ${service}/src/main\\.ts`));
+      assert.match(run, new RegExp(`node dist/${service}\\.mjs`), 'runs the bundle under plain node');
+      assert.doesNotMatch(run, /--import tsx/, 'no tsx loader in production');
     });
   }
 
