@@ -1,7 +1,8 @@
-// Starting and stopping the processes under test: the supervisor, the API and peer (b),
-// each as its own `node --import tsx` process, exactly as `npm run start:*` would run it.
+// Starting and stopping the processes under test: the supervisor and the API as their
+// esbuild bundles (dist/*.mjs, built once per run by scripts/build.mjs) under plain node,
+// exactly as `npm run start:*` and the image run them; peer (b) as `node --import tsx`.
 // Their logs go to files in the run's temp dir (read back only when something fails).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -49,13 +50,23 @@ function logTail(file: string): string {
   }
 }
 
+let built = false;
+
+/** dist/supervisor.mjs and dist/api.mjs from the current sources, once per run. */
+function buildOnce(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  built = true;
+}
+
+/** A .ts runs through tsx; anything else (the bundles) under plain node. */
 async function launch(name: string, script: string, env: Record<string, string>, target: Target, dir: string): Promise<Service> {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   // BENCH_PROFILE_DIR=DIR: every service writes a V8 CPU profile there when it exits.
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', join(REPO_ROOT, script)], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), join(REPO_ROOT, script)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', fd, fd],
@@ -119,7 +130,8 @@ export async function startSupervisor(name: string, options: SupervisorOptions):
     IMAGES_DIR: join(base, 'images'),
     ...options.env,
   };
-  const service = await launch(name, 'supervisor/src/main.ts', env, socketTarget(socketPath), options.dir);
+  buildOnce();
+  const service = await launch(name, 'dist/supervisor.mjs', env, socketTarget(socketPath), options.dir);
   return { ...service, socketPath };
 }
 
@@ -128,9 +140,10 @@ export async function startApi(name: string, dir: string, socketPath: string, en
   const port = await freePort();
   const images = join(dir, `${name}-images`);
   await mkdir(images, { recursive: true });
+  buildOnce();
   const service = await launch(
     name,
-    'api/src/main.ts',
+    'dist/api.mjs',
     { PORT: String(port), HOST: '127.0.0.1', SUPERVISOR_SOCKET: socketPath, IMAGES_DIR: images, ANTHROPIC_API_KEY: 'bench-not-a-key', ...env },
     tcpTarget(port),
     dir,

@@ -33,11 +33,11 @@ export function footprintSection(idle: Footprint, after: Footprint, loader?: { p
     ],
     checks: [{ target: 'supervisor + API at most 150 MB, idle and after load', measured: `${mb(sum(idle))} idle, ${mb(sum(after))} after load`, met: worst * 1024 <= 150e6 }],
     notes: [
-      'Both run under `node --import tsx` (TypeScript compiled in memory at start-up), as `npm run start:*` and the image run them; the tsx loader is part of the figure.',
+      'Both run as esbuild bundles (dist/*.mjs, scripts/build.mjs) under plain `node`, as `npm run start:*` and the image run them; no TypeScript loader is part of the figure.',
       ...(loader === undefined
         ? []
         : [
-            `What the loader costs, side by side on an idle script: plain \`node\` ${mb(loader.plainKb)}, \`node --import tsx\` ${mb(loader.tsxKb)}: ` +
+            `What running the .ts through tsx instead would cost, side by side on an idle script: plain \`node\` ${mb(loader.plainKb)}, \`node --import tsx\` ${mb(loader.tsxKb)}: ` +
               `tsx adds ${mb(loader.tsxKb - loader.plainKb)} per process (${process.version}: its hooks run a second V8 isolate on a loader thread), ` +
               `${mb(2 * (loader.tsxKb - loader.plainKb))} for the pair.`,
           ]),
