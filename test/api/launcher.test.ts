@@ -143,7 +143,7 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
   await waitFor(() => /start: stopped \(exit \d\)/.test(l.stderr()), { timeoutMs: KILL_GRACE_MS + 3000, message: 'the launcher to stop' });
   assert.match(l.stderr(), /start: stopped \(exit 0\)/, l.stderr());
   // Everything: the api, the supervisor, the job's processes, and the launcher's own
-  // group (npm, sh, the launcher, tsx's esbuild helper).
+  // group (npm and the launcher it execs).
   await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0 && groupMembers(l.child.pid!).length === 0, {
     timeoutMs: KILL_GRACE_MS + 3000,
     message: 'api, supervisor, the job and the launcher group to be gone',
