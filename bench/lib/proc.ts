@@ -2,6 +2,7 @@
 // file descriptors, zombies and processes. Linux only, synchronous (each read is a few
 // microseconds, and a sampler that awaits would measure the event loop, not the process).
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { listPids } from '../../supervisor/src/proc.ts';
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build in practice.
 
@@ -81,14 +82,8 @@ export function countFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-export function listPids(): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0);
-    if (c >= 48 && c <= 57) pids.push(Number(name));
-  }
-  return pids;
-}
+// The supervisor's own /proc listing: the bench counts processes the way it does.
+export { listPids };
 
 export function allStats(): Stat[] {
   const out: Stat[] = [];
