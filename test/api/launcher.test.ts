@@ -10,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { instanceTagFor } from '../../supervisor/src/marker.ts';
 import { fixture, killMarked, markedPids, waitFor } from '../support/supervisor-harness.ts';
 import { REPO_ROOT, request, tempDir } from '../support/api-harness.ts';
+import { collectLogLines } from '../support/log-lines.ts';
 
 const KILL_GRACE_MS = 1000;
 
@@ -62,30 +63,17 @@ async function launch(t: TestContext, via: 'npm' | 'node'): Promise<Launched> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: Record<string, unknown>[] = [];
   let stderr = '';
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    partial += s;
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not JSON
-      }
-    }
-  });
+  const logs = collectLogLines(child.stdout!);
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   t.after(() => {
     for (const l of logs) {
-      if (typeof l.pid === 'number' && l.pid !== child.pid) {
+      if (typeof l.servicePid === 'number' && l.servicePid !== child.pid) {
         try {
-          process.kill(l.pid, 'SIGKILL');
+          process.kill(l.servicePid, 'SIGKILL');
         } catch {
           // gone
         }

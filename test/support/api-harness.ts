@@ -14,6 +14,7 @@ import { ImageIndex } from '../../api/src/images/image-index.ts';
 import { ShutdownState } from '../../api/src/shutdown.ts';
 import { SupervisorClient } from '../../api/src/supervisor-client.ts';
 import { SystemSampler } from '../../api/src/system-info.ts';
+import { collectLogLines } from './log-lines.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -128,25 +129,13 @@ export async function startApiProcess(t: TestContext, env: Record<string, string
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  let buffered = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`api did not listen within 20 s; stderr: ${stderr}`)), 20_000);
-    child.stdout?.on('data', (c: Buffer) => {
-      buffered += c.toString('utf8');
-      let nl;
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          logs.push(entry);
-          if (entry.msg === 'api listening') {
-            clearTimeout(timer);
-            resolve(entry.port as number);
-          }
-        } catch {
-          // not a log line
-        }
+    collectLogLines(child.stdout!, (entry) => {
+      logs.push(entry);
+      if (entry.msg === 'api listening') {
+        clearTimeout(timer);
+        resolve(entry.port as number);
       }
     });
     void exited.then(({ code, signal }) => {

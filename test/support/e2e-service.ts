@@ -12,6 +12,7 @@ import type { TestContext } from 'node:test';
 import { linkSystemChromium } from '../../supervisor/src/claude/system-chromium.ts';
 import { REPO_ROOT, request, startApiProcess, type RawResponse } from './api-harness.ts';
 import type { MessagesApi } from './messages-api.ts';
+import { collectLogLines } from './log-lines.ts';
 
 /** Where cleanups go: a test's context, or a Cleanups list run by a file-level after(). */
 export interface CleanupRegistrar {
@@ -97,7 +98,7 @@ export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOp
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(supervisor);
-  const supervisorLogs = collectLogs(supervisor);
+  const supervisorLogs = collectLogLines(supervisor.stdout!);
   await waitForLog(supervisor, supervisorLogs, 'startup', SUPERVISOR_START_MS);
 
   // startApiProcess only registers a cleanup on its context.
@@ -136,25 +137,6 @@ async function removeCliScratch(workspaceDir: string): Promise<void> {
   for (const entry of readdirSync(tmp)) {
     if (/^claude-\d+$/.test(entry)) await fs.rm(path.join(tmp, entry, cliProjectName(workspaceDir)), { recursive: true, force: true });
   }
-}
-
-function collectLogs(child: ChildProcess): Record<string, unknown>[] {
-  const logs: Record<string, unknown>[] = [];
-  let buffered = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    buffered += c.toString('utf8');
-    let nl;
-    while ((nl = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  return logs;
 }
 
 async function waitForLog(child: ChildProcess, logs: Record<string, unknown>[], msg: string, timeoutMs: number): Promise<void> {

@@ -35,6 +35,7 @@ import type { JobView, StartJobRequest } from '../../common/protocol.ts';
 import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/marker.ts';
 import { detectCgroups, staleGroups } from '../../supervisor/src/cgroup.ts';
 import { environHas, listPids, readEnviron } from '../../supervisor/src/proc.ts';
+import { collectLogLines } from './log-lines.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(REPO_ROOT, 'supervisor', 'src', 'main.ts');
@@ -204,21 +205,9 @@ export async function startSupervisor(t: TestContext, options: SupervisorOptions
   const instanceTag = instanceTagFor(socketPath);
   const argv = [...(options.wrapper ?? []), process.execPath, '--import', 'tsx', MAIN];
   const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Record<string, unknown>[] = [];
   const listeners = new Set<() => void>();
   let stderr = '';
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    partial += s;
-    const lines = partial.split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        logs.push({ text: line });
-      }
-    }
+  const logs = collectLogLines(child.stdout!, () => {
     for (const l of listeners) l();
   });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
