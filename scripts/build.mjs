@@ -1,6 +1,6 @@
-// `npm run build` (and the first step of `npm start`, the image build and the s6 tree
-// test): bundles the supervisor, the API and the launcher into dist/*.mjs, run by plain
-// `node`. Running the TypeScript through tsx instead costs ~45 MB RSS per process (its
+// `npm run build` (and the first step of `npm start`, `npm test`, the image build):
+// bundles the supervisor, the API and the launcher into dist/*.mjs, run by plain `node`,
+// and compiles the per-job reaper. Running the TypeScript through tsx instead costs ~45 MB RSS per process (its
 // hooks run on a second isolate; docs/benchmarks.md section 6), and the supervisor forks
 // once per job, at a cost that grows with its RSS. Tests still run the .ts through tsx.
 //
@@ -10,7 +10,8 @@
 // Each file is written beside its final name and renamed over it, so a process starting
 // while another build runs (tests, a second `npm start`) never reads half a bundle.
 import { build } from 'esbuild';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -43,5 +44,30 @@ for (const file of result.outputFiles) {
   renameSync(temp, file.path);
 }
 
+// The per-job reaper (supervisor/native/reaper.c) is C: holding a job's orphans takes
+// prctl(PR_SET_CHILD_SUBREAPER) and waitpid(-1), which Node has neither of. Without a
+// compiler the supervisor runs without that layer and says so (docs/supervisor.md); the
+// image builds it in a stage of its own and copies it here.
+const reaper = path.join(root, 'dist', 'agent-cockpit-reaper');
+const cc = process.env.CC ?? 'cc';
+const reaperTemp = `${reaper}.${process.pid}.tmp`;
+const compiled = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-o', reaperTemp, path.join(root, 'supervisor/native/reaper.c')], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+let reaperNote;
+if (compiled.status === 0) {
+  renameSync(reaperTemp, reaper);
+  reaperNote = 'dist/agent-cockpit-reaper';
+} else {
+  rmSync(reaperTemp, { force: true });
+  if (compiled.error?.code !== 'ENOENT') {
+    process.stderr.write(`build: ${cc} failed on supervisor/native/reaper.c\n`);
+    process.exit(1);
+  }
+  reaperNote = existsSync(reaper)
+    ? 'no C compiler: kept the existing dist/agent-cockpit-reaper'
+    : `no C compiler (${cc}): dist/agent-cockpit-reaper not built, jobs run without the subreaper layer`;
+}
+
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
-process.stderr.write(`build: dist/{supervisor,api,start}.mjs in ${ms.toFixed(0)} ms\n`);
+process.stderr.write(`build: dist/{supervisor,api,start}.mjs and ${reaperNote} in ${ms.toFixed(0)} ms\n`);

@@ -1,0 +1,355 @@
+/*
+ * agent-cockpit-reaper: the per-job subreaper between the supervisor and the Claude CLI.
+ *
+ * Every process the agent starts descends from this one, and stays below it whatever it
+ * does to its session or environment: PR_SET_CHILD_SUBREAPER makes an orphan (a double
+ * fork, a setsid'd server whose parent exited) reparent here instead of to PID 1. Unlike
+ * tini -s or catatonit, it outlives the program it runs: when the CLI exits, its
+ * leftovers are still below this process until the supervisor has swept them and closes
+ * the control pipe. It runs as the supervisor's user, so an agent of another uid cannot
+ * signal it.
+ *
+ *   agent-cockpit-reaper [--uid N --gid N] [--cgroup-procs FILE] --tag TAG -- PROGRAM [ARG...]
+ *   agent-cockpit-reaper --probe        exit 0 if this kernel lets a process be a subreaper
+ *
+ * --tag is never read: it names the job in /proc/PID/cmdline (readable without ptrace)
+ * so that a restarted supervisor finds the reapers its predecessor left.
+ *
+ * fd 0-2 are given to PROGRAM; the reaper itself then holds /dev/null, so the pipes end
+ * when PROGRAM and what it started close them.
+ * fd 3 (status, written): one line each, in this order:
+ *   "warn cgroup ERRNO"  joining the job's cgroup failed (the job runs without it)
+ *   "pid N"              PROGRAM runs (its exec succeeded), or instead
+ *   "error STAGE ERRNO"  STAGE = ids | exec: PROGRAM could not be started (it exits 127)
+ *   "exit CODE" | "signal N"   PROGRAM ended
+ * fd 4 (control, read): EOF, because the supervisor closed it when the job's tree was
+ *   gone or because the supervisor died, means: SIGKILL everything still below me, reap
+ *   it, exit 0. So a supervisor killed mid-job takes its job's processes with it.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATUS_FD 3
+#define CONTROL_FD 4
+/* The last sweep gives up after this long (processes stuck in D state): what is left
+ * then reparents to our parent's subreaper or PID 1. */
+#define KILL_DEADLINE_MS 10000
+
+enum stage { STAGE_CGROUP = 1, STAGE_IDS = 2, STAGE_EXEC = 3 };
+struct failure {
+	int stage;
+	int err;
+};
+
+/* Signals an init-like process must not die of: a signal to our process group or a
+ * stray kill from an operator. The child gets default dispositions back. */
+static const int ignored[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2 };
+#define N_IGNORED (sizeof(ignored) / sizeof(ignored[0]))
+
+static pid_t child_pid = -1;
+static int child_reported = 0;
+
+static void say(const char *fmt, ...)
+{
+	char line[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* The supervisor may be gone (EPIPE, SIGPIPE ignored): nothing to do about it. */
+	ssize_t w = write(STATUS_FD, line, n);
+	(void)w;
+}
+
+static int parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v > 0xfffffffeUL)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: agent-cockpit-reaper [--uid N --gid N] [--cgroup-procs FILE] --tag TAG -- PROGRAM [ARG...]\n"
+			"       agent-cockpit-reaper --probe\n");
+	exit(2);
+}
+
+/* In the child, between fork and exec: cgroup, identity, default signals, exec. */
+static void become_program(char **argv, int have_ids, uid_t uid, gid_t gid, const char *cgroup_procs, const sigset_t *mask,
+			   int report_fd)
+{
+	struct failure f = { 0, 0 };
+	for (size_t i = 0; i < N_IGNORED; i++)
+		signal(ignored[i], SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	close(STATUS_FD);
+	close(CONTROL_FD);
+	if (cgroup_procs != NULL) {
+		/* "0" moves the writer itself: the CLI is a member before it runs a line. */
+		int fd = open(cgroup_procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			f.stage = STAGE_CGROUP;
+			f.err = errno;
+			ssize_t w = write(report_fd, &f, sizeof(f));
+			(void)w;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (have_ids) {
+		/* The same drop Node's spawn makes with uid/gid: no supplementary groups. */
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+			f.stage = STAGE_IDS;
+			f.err = errno;
+			goto fail;
+		}
+	}
+	execvp(argv[0], argv);
+	f.stage = STAGE_EXEC;
+	f.err = errno;
+fail: {
+	ssize_t w = write(report_fd, &f, sizeof(f));
+	(void)w;
+	_exit(127);
+}
+}
+
+static void report_end(int status)
+{
+	if (WIFEXITED(status))
+		say("exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		say("signal %d", WTERMSIG(status));
+	child_reported = 1;
+}
+
+/* Reap every child that has ended; report the program's own end once. Returns -1 once
+ * there are no children at all (ECHILD). */
+static int reap(void)
+{
+	for (;;) {
+		int status;
+		pid_t w = waitpid(-1, &status, WNOHANG);
+		if (w > 0) {
+			if (w == child_pid && !child_reported)
+				report_end(status);
+			continue;
+		}
+		if (w == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		return -1;
+	}
+}
+
+/* SIGKILL every live child of ours, found in /proc by its ppid. A child we have not
+ * reaped cannot have its pid reused, so this never hits a stranger. */
+static int kill_children(pid_t self)
+{
+	DIR *proc = opendir("/proc");
+	if (proc == NULL)
+		return 0;
+	int n = 0;
+	struct dirent *d;
+	while ((d = readdir(proc)) != NULL) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "pid (comm) state ppid ...": comm may hold spaces and ')', parse after the last. */
+		char *close_paren = strrchr(buf, ')');
+		if (close_paren == NULL || close_paren[1] == '\0')
+			continue;
+		char state;
+		long ppid;
+		if (sscanf(close_paren + 2, "%c %ld", &state, &ppid) != 2)
+			continue;
+		if (ppid != self || state == 'Z' || state == 'X')
+			continue;
+		if (kill((pid_t)atol(d->d_name), SIGKILL) == 0)
+			n++;
+	}
+	closedir(proc);
+	return n;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Kill down the tree: each round kills our children, whose own children then become
+ * ours (we are their subreaper), until none are left. */
+static void kill_all(void)
+{
+	pid_t self = getpid();
+	long deadline = now_ms() + KILL_DEADLINE_MS;
+	const struct timespec pause = { 0, 5 * 1000 * 1000 };
+	for (;;) {
+		kill_children(self);
+		if (reap() < 0 || now_ms() > deadline)
+			return;
+		nanosleep(&pause, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int have_uid = 0, have_gid = 0;
+	unsigned long uid = 0, gid = 0;
+	const char *cgroup_procs = NULL, *tag = NULL;
+	int i = 1;
+	if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+			fprintf(stderr, "agent-cockpit-reaper: PR_SET_CHILD_SUBREAPER: %s\n", strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--uid") == 0) {
+			if (parse_id(argv[++i], &uid) != 0)
+				usage();
+			have_uid = 1;
+		} else if (strcmp(argv[i], "--gid") == 0) {
+			if (parse_id(argv[++i], &gid) != 0)
+				usage();
+			have_gid = 1;
+		} else if (strcmp(argv[i], "--cgroup-procs") == 0) {
+			cgroup_procs = argv[++i];
+		} else if (strcmp(argv[i], "--tag") == 0) {
+			tag = argv[++i];
+		} else {
+			usage();
+		}
+	}
+	if (i >= argc || tag == NULL || have_uid != have_gid)
+		usage();
+	if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0 || fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC) != 0) {
+		fprintf(stderr, "agent-cockpit-reaper: fds 3 (status) and 4 (control) must be open\n");
+		return 2;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+		say("error subreaper %d", errno);
+		return 1;
+	}
+
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		say("error signalfd %d", errno);
+		return 1;
+	}
+	for (size_t k = 0; k < N_IGNORED; k++)
+		signal(ignored[k], SIG_IGN);
+
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) != 0) {
+		say("error pipe %d", errno);
+		return 1;
+	}
+	child_pid = fork();
+	if (child_pid < 0) {
+		say("error fork %d", errno);
+		return 1;
+	}
+	if (child_pid == 0) {
+		close(report[0]);
+		become_program(argv + i, have_uid, (uid_t)uid, (gid_t)gid, cgroup_procs, &old, report[1]);
+	}
+	close(report[1]);
+	/* Until the exec, the child tells us what failed; EOF means it is running PROGRAM. */
+	struct failure f;
+	ssize_t got;
+	int failed = 0;
+	while ((got = read(report[0], &f, sizeof(f))) == (ssize_t)sizeof(f) || (got < 0 && errno == EINTR)) {
+		if (got < 0)
+			continue;
+		if (f.stage == STAGE_CGROUP) {
+			say("warn cgroup %d", f.err);
+		} else {
+			say("error %s %d", f.stage == STAGE_IDS ? "ids" : "exec", f.err);
+			failed = 1;
+		}
+	}
+	close(report[0]);
+	if (!failed)
+		say("pid %d", (int)child_pid);
+
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+
+	struct pollfd fds[2] = { { .fd = CONTROL_FD, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			}
+			reap();
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[64];
+			ssize_t n = read(CONTROL_FD, buf, sizeof(buf));
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+				break; /* released, or the supervisor is gone */
+		}
+	}
+	kill_all();
+	return 0;
+}
