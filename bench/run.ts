@@ -135,7 +135,7 @@ try {
       await stop(api, sup);
     }
   });
-  await attempt(8, 'Diagnostics (what the overhead is made of)', diagnostics);
+  await attempt(8, 'Diagnostics (what the overhead is made of)', () => diagnostics(fixture('trivial.sh')));
 } finally {
   for (const s of [...running].reverse()) await s.stop().catch(() => {});
   // Anything a fixture of this run left behind (only on a failed benchmark).

@@ -98,6 +98,21 @@ export interface Limits {
   sampleIntervalMs: number;
 }
 
+/**
+ * How this deployment tells a job's processes from the rest (docs/supervisor.md, "Ownership
+ * layers"), decided at start. `contained`: no process of a job can outlive it here.
+ */
+export interface OwnershipStatus {
+  /** The dedicated agent user's uid: every process of it is the job's or a leftover. */
+  agentUid: number | null;
+  /** A per-job subreaper keeps every orphan of the job in its tree. */
+  subreaper: boolean;
+  cgroup: 'v1-memory' | 'v2' | null;
+  /** The job marker in /proc/PID/environ is readable for the agent's processes. */
+  environ: boolean;
+  contained: boolean;
+}
+
 /** Answer of `GET /status`. */
 export interface SupervisorStatus {
   pid: number;
@@ -111,6 +126,7 @@ export interface SupervisorStatus {
   warnings: string[];
   /** Per-job cgroups: `v1-memory` (kernel memory backstop + OOM detection), `v2` (membership, cgroup.kill), or none. */
   cgroup: { enabled: boolean; path: string | null; kind?: 'v1-memory' | 'v2' | null };
+  ownership: OwnershipStatus;
   limits: Limits;
   job: JobSummary | null;
   /** The last finished jobs, newest first. */
@@ -239,6 +255,19 @@ export const limitsSchema = {
   },
 } as const;
 
+export const ownershipSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['agentUid', 'subreaper', 'cgroup', 'environ', 'contained'],
+  properties: {
+    agentUid: nullableInteger,
+    subreaper: { type: 'boolean' },
+    cgroup: { type: ['string', 'null'], enum: ['v1-memory', 'v2', null] },
+    environ: { type: 'boolean' },
+    contained: { type: 'boolean' },
+  },
+} as const;
+
 export const supervisorStatusSchema = {
   type: 'object',
   additionalProperties: false,
@@ -255,6 +284,7 @@ export const supervisorStatusSchema = {
       additionalProperties: false,
       properties: { enabled: { type: 'boolean' }, path: nullableString, kind: { type: ['string', 'null'], enum: ['v1-memory', 'v2', null] } },
     },
+    ownership: ownershipSchema,
     limits: limitsSchema,
     job: { anyOf: [{ type: 'null' }, jobSummarySchema] },
     recentJobs: { type: 'array', items: jobSummarySchema },

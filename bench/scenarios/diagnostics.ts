@@ -3,12 +3,15 @@
 // resident memory grows (fork copies its page tables), (2) what moving a process into a
 // cgroup costs when the previous move was long ago versus just now (a write to
 // cgroup.procs takes cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
-// period unless one just passed), and (3) what reading every /proc/PID/stat and
-// /proc/PID/environ costs on this machine.
+// period unless one just passed), (3) what reading every /proc/PID/stat, /status and
+// /environ costs on this machine, and (4) what starting a job through the per-job reaper
+// adds to a direct spawn.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT } from '../../common/repo-root.ts';
+import { defaultReaperBin } from '../../supervisor/src/ownership/reaper.ts';
 import { listPids, readStat } from '../lib/proc.ts';
 import type { Section } from '../lib/report.ts';
 import { fmt, percentile } from '../lib/stats.ts';
@@ -90,7 +93,47 @@ async function cgroupMoveCost(parent: string, n: number, gapMs: number): Promise
   return ms.length === 0 ? null : percentile(ms, 0.5);
 }
 
-export async function diagnostics(): Promise<Section> {
+/** One run of `fixture` to its exit: directly, or through the reaper (released at the CLI's end). */
+function runOnce(fixture: string, reaper: string | null): Promise<number> {
+  const t = performance.now();
+  return new Promise((resolve) => {
+    const child =
+      reaper === null
+        ? spawn(fixture, [], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn(reaper, ['--tag', 'bench:diag', '--', fixture], { detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    child.stdout!.resume();
+    child.stderr!.resume();
+    child.stdin!.end('say ok');
+    if (reaper !== null) {
+      let status = '';
+      child.stdio[3]!.on('data', (c: Buffer) => {
+        status += c.toString('latin1');
+        if (/^(exit|signal) /m.test(status)) (child.stdio[4] as NodeJS.WritableStream).end();
+      });
+    }
+    child.once('exit', () => resolve(performance.now() - t));
+  });
+}
+
+/** Median ms of a trivial job through the reaper and directly, interleaved; null without the reaper. */
+async function reaperCost(fixture: string, n: number): Promise<{ reaper: number; direct: number } | null> {
+  const reaper = defaultReaperBin(REPO_ROOT);
+  try {
+    await runOnce(fixture, reaper);
+  } catch {
+    return null;
+  }
+  const via: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const useReaper of i % 2 === 0 ? [true, false] : [false, true]) {
+      (useReaper ? via : direct).push(await runOnce(fixture, useReaper ? reaper : null));
+    }
+  }
+  return { reaper: percentile(via, 0.5), direct: percentile(direct, 0.5) };
+}
+
+export async function diagnostics(fixture: string): Promise<Section> {
   const figures: Array<[string, string]> = [];
   for (const { rssKb, ms } of await spawnCost()) {
     figures.push([`spawn() of /bin/true from a plain node parent of ${fmt(rssKb / 1024, 0)} MiB RSS`, `${fmt(percentile(ms, 0.5))} ms median (p90 ${fmt(percentile(ms, 0.9))})`]);
@@ -113,8 +156,23 @@ export async function diagnostics(): Promise<Section> {
     }
   }
   const environMs = performance.now() - t;
+  t = performance.now();
+  for (const pid of pids) {
+    try {
+      readFileSync(`/proc/${pid}/status`);
+    } catch {
+      // gone
+    }
+  }
+  const statusMs = performance.now() - t;
   figures.push([`reading /proc/PID/stat of all ${pids.length} processes, once`, `${fmt(statMs)} ms (${fmt((1000 * statMs) / pids.length, 0)} us each)`]);
   figures.push([`reading /proc/PID/environ of all ${pids.length} processes, once`, `${fmt(environMs)} ms`]);
+  figures.push([`reading /proc/PID/status of all ${pids.length} processes, once (the agent-uid layer, for processes it has not seen)`, `${fmt(statusMs)} ms`]);
+  const cost = await reaperCost(fixture, 100);
+  figures.push([
+    'the trivial fixture run to its exit through the per-job reaper vs spawned directly (100 each, interleaved)',
+    cost === null ? 'no reaper built here' : `${fmt(cost.reaper)} vs ${fmt(cost.direct)} ms median (+${fmt(cost.reaper - cost.direct)} ms)`,
+  ]);
   return {
     id: 8,
     title: 'Diagnostics (what the overhead is made of)',

@@ -3,7 +3,7 @@
 // processes, the supervisor's descendants, zombies, and any process still carrying the
 // supervisor's job marker (AGENT_COCKPIT_JOB=<instance>:...) or the fixture's.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { instanceMarkerPrefix, instanceTagFor } from '../../supervisor/src/marker.ts';
+import { instanceMarkerPrefix, instanceTagFor } from '../../supervisor/src/ownership/marker.ts';
 import { type Target, request } from '../lib/http.ts';
 import { allStats, commandLine, countFds, descendants, isAlive, markedPids, pidsWithEnv, readMemory } from '../lib/proc.ts';
 import { liveHeapMiB } from '../lib/heap.ts';

@@ -5,6 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ConfigError, type Env, readBool, readInt, readOptional, readPath, readString } from '../../common/env.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
+import { defaultReaperBin } from './ownership/reaper.ts';
 import { lookupGroupId, lookupUser, type UserEntry } from './users.ts';
 
 export const MIB = 1024 * 1024;
@@ -19,6 +20,10 @@ export interface SupervisorConfig {
   imagesDir: string;
   /** The user the CLI runs as; null: the supervisor's own user. */
   agentUser: UserEntry | null;
+  /** AGENT_USER runs nothing but jobs: every process of its uid is the job's or a leftover. */
+  agentUserDedicated: boolean;
+  /** The per-job reaper (supervisor/native/reaper.c); used when it works here. */
+  reaperBin: string;
   isSandbox: boolean;
   maxOutputBytes: number;
   killGraceMs: number;
@@ -87,6 +92,12 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
     agentUser = user;
   }
   const isSandbox = readBool(env, 'IS_SANDBOX', false);
+  const agentUserDedicated = readBool(env, 'AGENT_USER_DEDICATED', false);
+  // Every process of a dedicated user is killed at job end and at start: never our own
+  // uid, never root, and only a user named on purpose.
+  if (agentUserDedicated && (agentUser === null || agentUser.uid === host.uid || agentUser.uid === 0)) {
+    throw new ConfigError('AGENT_USER_DEDICATED', "1 only with AGENT_USER set to a non-root user other than the supervisor's own", '1');
+  }
 
   // The CLI refuses --dangerously-skip-permissions as root (FINDINGS): fail now, not per job.
   const cliRunsAsRoot = agentUser === null ? host.uid === 0 : agentUser.uid === 0;
@@ -109,6 +120,8 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
     workspaceDir: readPath(env, 'WORKSPACE_DIR', '/tmp/agent-cockpit/workspace'),
     imagesDir: readPath(env, 'IMAGES_DIR', '/tmp/images'),
     agentUser: agentUser === null ? null : Object.freeze(agentUser),
+    agentUserDedicated,
+    reaperBin: readPath(env, 'REAPER_BIN', defaultReaperBin(host.repoRoot ?? REPO_ROOT)),
     isSandbox,
     maxOutputBytes: readInt(env, 'MAX_OUTPUT_BYTES', 10 * MIB, 1024, 1024 * MIB),
     killGraceMs: readInt(env, 'KILL_GRACE_MS', 5000, 0, 300_000),

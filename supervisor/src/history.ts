@@ -2,7 +2,7 @@
 // costs memory, so full text is kept only for the most recent jobs while the sum stays
 // within a budget (4 x MAX_OUTPUT_BYTES); older jobs keep their record with
 // `textEvicted: true` and `text: null`.
-import type { Job } from './job.ts';
+import type { Job } from './job/job.ts';
 
 export const HISTORY_SIZE = 50;
 
@@ -20,11 +20,11 @@ export class JobHistory {
     const dropped = this.jobs.splice(this.size);
     let sum = 0;
     for (const [i, j] of this.jobs.entries()) {
-      sum += j.textBytes;
+      sum += j.record.textBytes;
       // The newest job always keeps its text; older ones once the budget is spent.
-      if (i > 0 && sum > this.textBudgetBytes && j.text !== null) {
-        j.text = null;
-        j.textEvicted = true;
+      if (i > 0 && sum > this.textBudgetBytes && j.record.text !== null) {
+        j.record.text = null;
+        j.record.textEvicted = true;
       }
     }
     return dropped;

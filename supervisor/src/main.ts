@@ -5,11 +5,12 @@ import { loadOrExit } from '../../common/env.ts';
 import { createLogger, type Logger } from '../../common/logger.ts';
 import { build } from './app.ts';
 import { linkSystemChromium } from './claude/system-chromium.ts';
-import { detectCgroups } from './cgroup.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
-import { killLeftovers } from './leftovers.ts';
-import { instanceTagFor } from './marker.ts';
+import { ownershipStatus, ownershipWarnings, type LayerName } from './ownership/layers.ts';
+import { instanceTagFor } from './ownership/marker.ts';
+import { sweepLeftovers } from './ownership/sweep.ts';
 import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
+import { detectLayers } from './probe-layers.ts';
 import { JobRunner } from './runner.ts';
 import { installShutdown } from './shutdown.ts';
 import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError } from './socket.ts';
@@ -67,11 +68,15 @@ async function main(): Promise<void> {
   ensureAgentDir(config.workspaceDir, config, log);
   ensureAgentDir(config.imagesDir, config, log);
 
-  const cgroups = detectCgroups(`agent-cockpit-${instanceTag}-probe`);
-  log.info(cgroups === null ? { cgroup: null } : { cgroup: cgroups.kind, path: cgroups.parentDir }, cgroups === null ? 'cgroups unavailable: process tree from /proc only' : 'per-job cgroups enabled');
-  await killLeftovers(instanceTag, cgroups, log);
+  const { layers, missing } = await detectLayers(config, instanceTag, log);
+  const ownership = ownershipStatus(layers);
+  for (const [layer, why] of Object.entries(missing) as [LayerName, string][]) {
+    log.warn({ layer }, `ownership layer ${layer} missing: ${why}`);
+  }
+  if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir }, 'per-job cgroups enabled');
+  await sweepLeftovers(instanceTag, layers, log);
 
-  const runner = new JobRunner({ config, log, instanceTag, cgroups, env: await screenshotEnv(config, log) });
+  const runner = new JobRunner({ config, log, instanceTag, layers, env: await screenshotEnv(config, log) });
   const limits = {
     timeoutMs: config.commandTimeoutMs,
     memoryLimitBytes: config.memoryLimitBytes,
@@ -79,7 +84,7 @@ async function main(): Promise<void> {
     killGraceMs: config.killGraceMs,
     sampleIntervalMs: config.sampleIntervalMs,
   };
-  const warnings = pid1Warnings(isPid1);
+  const warnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers)];
   const app = build({
     runner,
     log,
@@ -90,17 +95,18 @@ async function main(): Promise<void> {
       version: VERSION,
       zombies: isPid1 ? zombieCount() : 0,
       warnings,
-      cgroup: { enabled: cgroups !== null, path: cgroups?.parentDir ?? null, kind: cgroups?.kind ?? null },
+      cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null },
+      ownership,
       limits,
     }),
   });
 
   await listenPrivately(() => app.listen({ path: config.socketPath }), config.socketPath, config.socketGid);
   log.info(
-    { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag },
+    { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag, ownership },
     'startup',
   );
-  for (const w of warnings) log.warn({ pid1: true }, w);
+  for (const w of warnings) log.warn({ pid1: isPid1 }, w);
 
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', ...(isPid1 ? PID1_EXTRA_SIGNALS : [])];
   installShutdown({

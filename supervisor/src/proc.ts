@@ -21,6 +21,8 @@ export const CLOCK_TICKS_PER_SECOND = 100;
 export const PAGE_SIZE_BYTES = readPageSize();
 
 const statBuffer = Buffer.alloc(4096);
+// /proc/PID/status is ~1.5 KiB; the Uid line sits in its first few hundred bytes.
+const statusBuffer = Buffer.alloc(2048);
 
 export function listPids(): number[] {
   const pids: number[] = [];
@@ -76,6 +78,50 @@ export function liveStartTime(pid: number): number | null {
 export function readEnviron(pid: number): Buffer | null {
   try {
     return readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return null;
+  }
+}
+
+/** The real, effective, saved and filesystem uids from /proc/PID/status, or null. Readable
+ *  for every process without ptrace rights, unlike environ (FINDINGS, December 2026). */
+export function readUids(pid: number): number[] | null {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/status`, 'r');
+  } catch {
+    return null;
+  }
+  let n: number;
+  try {
+    n = readSync(fd, statusBuffer, 0, statusBuffer.length, 0);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+  return parseUids(statusBuffer.toString('latin1', 0, n));
+}
+
+/** The `Uid:` line of a /proc/PID/status text. */
+export function parseUids(status: string): number[] | null {
+  const at = status.indexOf('\nUid:');
+  if (at === -1) return null;
+  const end = status.indexOf('\n', at + 1);
+  const uids = status
+    .slice(at + 5, end === -1 ? undefined : end)
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  return uids.length === 4 && uids.every(Number.isInteger) ? uids : null;
+}
+
+/** /proc/PID/cmdline as its argv (readable for every process), or null. */
+export function readCmdline(pid: number): string[] | null {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    if (raw === '') return null; // kernel threads and zombies
+    return (raw.endsWith('\0') ? raw.slice(0, -1) : raw).split('\0');
   } catch {
     return null;
   }

@@ -3,9 +3,9 @@
 // shutdown. Waiters are woken only once a job's whole tree is gone.
 import type { StartJobRequest } from '../../common/protocol.ts';
 import { Busy, JobNotFound, ShuttingDown } from './errors.ts';
-import { Job, type JobDeps } from './job.ts';
+import { Job, type JobDeps } from './job/job.ts';
 import { JobHistory } from './history.ts';
-import { newJobId } from './marker.ts';
+import { newJobId } from './ownership/marker.ts';
 
 export class JobRunner {
   private current: Job | null = null;

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { instanceTagFor } from '../../supervisor/src/marker.ts';
+import { instanceTagFor } from '../../supervisor/src/ownership/marker.ts';
 import { fixture, killMarked, markedPids, waitFor } from '../support/supervisor-harness.ts';
 import { REPO_ROOT, request, tempDir } from '../support/api-harness.ts';
 import { collectLogLines } from '../support/log-lines.ts';

@@ -9,6 +9,7 @@ import { createLogger } from '../../common/logger.ts';
 import type { JobView, SupervisorStatus } from '../../common/protocol.ts';
 import { build } from '../../supervisor/src/app.ts';
 import { loadConfig } from '../../supervisor/src/config.ts';
+import { ownershipStatus } from '../../supervisor/src/ownership/layers.ts';
 import { JobRunner } from '../../supervisor/src/runner.ts';
 import { fixture } from '../support/supervisor-harness.ts';
 import { Writable } from 'node:stream';
@@ -21,7 +22,8 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
     { uid: process.getuid?.() ?? 0 },
   );
   const log = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-  const runner = new JobRunner({ config, log, instanceTag: 'apptest', cgroups: null, env: process.env });
+  const layers = { agentUid: null, reaperBin: null, cgroups: null, environ: true, agentIsSupervisorUser: true };
+  const runner = new JobRunner({ config, log, instanceTag: 'apptest', layers, env: process.env });
   const app = build({
     runner,
     log,
@@ -33,6 +35,7 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
       zombies: 0,
       warnings: [],
       cgroup: { enabled: false, path: null },
+      ownership: ownershipStatus(layers),
       limits: { timeoutMs: 1, memoryLimitBytes: 1, maxOutputBytes: 1, killGraceMs: 1, sampleIntervalMs: 1 },
     }),
   });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { detectCgroups, JobCgroup, staleGroups } from '../../supervisor/src/cgroup.ts';
+import { detectCgroups, JobCgroup, staleGroups } from '../../supervisor/src/ownership/cgroup.ts';
 import { waitFor } from '../support/supervisor-harness.ts';
 
 void test('detects what the machine offers without failing', () => {

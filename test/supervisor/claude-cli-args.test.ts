@@ -5,7 +5,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { CLI_ENV_DEFAULTS, buildCliArgs, cliEnv, isSessionId } from '../../supervisor/src/claude/cli-args.ts';
+import { buildCliArgs, isSessionId } from '../../supervisor/src/claude/cli-args.ts';
+import { CLI_ENV_DEFAULTS, cliEnv } from '../../supervisor/src/claude/cli-env.ts';
 import { imagesSystemPrompt } from '../../supervisor/src/claude/system-prompt.ts';
 import { linkSystemChromium, playwrightCliPath } from '../../supervisor/src/claude/system-chromium.ts';
 

@@ -5,15 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../common/env.ts';
-import { loadConfig } from '../../supervisor/src/config.ts';
+import { loadConfig, MIB } from '../../supervisor/src/config.ts';
 import { JobHistory } from '../../supervisor/src/history.ts';
-import type { Job } from '../../supervisor/src/job.ts';
+import type { Job } from '../../supervisor/src/job/job.ts';
 import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../../supervisor/src/lifecycle.ts';
-import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/marker.ts';
+import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/ownership/marker.ts';
 import { HeadCapture, TailCapture, utf8CompletePrefix } from '../../supervisor/src/output.ts';
-import { environHas, parseStat } from '../../supervisor/src/proc.ts';
-import { exceedsCeiling, UsageMeter } from '../../supervisor/src/sampler.ts';
-import { buildChildEnv } from '../../supervisor/src/spawn.ts';
+import { environHas, parseStat, parseUids, readUids } from '../../supervisor/src/proc.ts';
+import { isContained, ownershipStatus, ownershipWarnings } from '../../supervisor/src/ownership/layers.ts';
+import { parseReaperLine, reaperArgs } from '../../supervisor/src/ownership/reaper.ts';
+import { failureOf, peakBytes } from '../../supervisor/src/job/outcome.ts';
+import { exceedsCeiling, MIN_SAMPLE_MS, nextSampleDelayMs, UsageMeter } from '../../supervisor/src/job/usage.ts';
+import { buildChildEnv } from '../../supervisor/src/claude/cli-env.ts';
 
 const run = (events: LifecycleEvent[], state: LifecycleState = INITIAL_STATE) =>
   events.reduce<LifecycleState>((s, e) => {
@@ -82,16 +85,16 @@ void test('output: the head is kept, UTF-8 never cut in half, the tail is bounde
 
 void test('history keeps 50 jobs and full text only within the budget, newest first', () => {
   const history = new JobHistory(10, 3);
-  const job = (id: string, text: string) => ({ id, text, textBytes: Buffer.byteLength(text), textEvicted: false }) as unknown as Job;
+  const job = (id: string, text: string) => ({ id, record: { text, textBytes: Buffer.byteLength(text), textEvicted: false } }) as unknown as Job;
   const a = job('a', '123456');
   const b = job('b', '123456');
   const c = job('c', '1');
   const d = job('d', '1');
   history.add(a);
   history.add(b);
-  assert.equal(a.text, null, 'the older text goes once the sum exceeds the budget');
-  assert.equal(a.textEvicted, true);
-  assert.equal(b.text, '123456');
+  assert.equal(a.record.text, null, 'the older text goes once the sum exceeds the budget');
+  assert.equal(a.record.textEvicted, true);
+  assert.equal(b.record.text, '123456');
   history.add(c);
   const dropped = history.add(d);
   assert.deepEqual(dropped.map((j) => j.id), ['a']);
@@ -150,6 +153,13 @@ void test('config: defaults, units, the root rule and bad values naming the vari
   bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET_GROUP: 'no-such-group' }, 'SUPERVISOR_SOCKET_GROUP');
   bad({ IS_SANDBOX: '1', LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
   bad({ AGENT_USER: 'agent' }, 'AGENT_USER', { ...host, uid: 1234 });
+  // A dedicated user has every process of its uid killed: only a named user, not us, not root.
+  assert.equal(loadConfig({ AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, host).agentUserDedicated, true);
+  assert.equal(c.agentUserDedicated, false);
+  bad({ IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
+  bad({ AGENT_USER: 'root', IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
+  bad({ AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED', { ...host, uid: 1000 });
+  assert.match(c.reaperBin, /dist\/agent-cockpit-reaper$/);
 });
 
 void test('output: the head capture keeps exactly the first maxBytes across growth steps', () => {
@@ -170,4 +180,65 @@ void test('output: the head capture keeps exactly the first maxBytes across grow
   small.push(Buffer.from('whole'));
   assert.equal(small.truncated, false);
   assert.equal(small.text(), 'whole');
+});
+
+void test('ownership: contained only when a reaper the agent cannot signal, or a dedicated uid, holds the tree', () => {
+  const base = { agentUid: null, reaperBin: null, cgroups: null, environ: true, agentIsSupervisorUser: false };
+  assert.equal(isContained(base), false);
+  assert.equal(isContained({ ...base, reaperBin: '/r' }), true);
+  assert.equal(isContained({ ...base, agentUid: 10001 }), true);
+  assert.equal(isContained({ ...base, cgroups: { kind: 'v2', parentDir: '/c' } }), false, 'a cgroup alone: a root agent can leave it');
+  assert.equal(isContained({ ...base, reaperBin: '/r', agentIsSupervisorUser: true }), false, 'the agent could signal its reaper');
+  assert.match(ownershipWarnings(base).join(' '), /can outlive its job/);
+  assert.match(ownershipWarnings({ ...base, reaperBin: '/r', agentIsSupervisorUser: true }).join(' '), /supervisor's own user/);
+  assert.deepEqual(ownershipWarnings({ ...base, reaperBin: '/r' }), []);
+  assert.deepEqual(ownershipStatus({ ...base, agentUid: 7, reaperBin: '/r', cgroups: { kind: 'v1-memory', parentDir: '/c' }, environ: false }), {
+    agentUid: 7,
+    subreaper: true,
+    cgroup: 'v1-memory',
+    environ: false,
+    contained: true,
+  });
+});
+
+void test('reaper: its argv puts the program after --, and its status lines parse (anything else is ignored)', () => {
+  assert.deepEqual(reaperArgs({ tag: 't:j', uid: 5, gid: 6, cgroupProcs: '/cg/cgroup.procs', program: '/bin/claude', args: ['-p', '--x'] }), [
+    '--uid', '5', '--gid', '6', '--cgroup-procs', '/cg/cgroup.procs', '--tag', 't:j', '--', '/bin/claude', '-p', '--x',
+  ]);
+  assert.deepEqual(reaperArgs({ tag: 't:j', program: 'claude', args: [] }), ['--tag', 't:j', '--', 'claude']);
+  assert.deepEqual(parseReaperLine('pid 42'), { kind: 'pid', pid: 42 });
+  assert.deepEqual(parseReaperLine('exit 3'), { kind: 'exit', exitCode: 3 });
+  assert.deepEqual(parseReaperLine('signal 9'), { kind: 'signal', signal: 'SIGKILL' });
+  assert.deepEqual(parseReaperLine('error exec 2'), { kind: 'error', stage: 'exec', code: 'ENOENT' });
+  assert.deepEqual(parseReaperLine('warn cgroup 13'), { kind: 'warn', what: 'cgroup', code: 'EACCES' });
+  for (const junk of ['', 'pid', 'pid -1', 'exit x', 'hello 1']) assert.equal(parseReaperLine(junk), null, junk);
+});
+
+void test('uids: the Uid line of /proc/PID/status, all four', () => {
+  assert.deepEqual(parseUids('Name:\tx\nUmask:\t0022\nUid:\t1000\t1000\t0\t1000\nGid:\t1\t1\t1\t1\n'), [1000, 1000, 0, 1000]);
+  assert.equal(parseUids('Name:\tx\n'), null);
+  assert.deepEqual(readUids(process.pid), [process.getuid?.(), process.geteuid?.(), process.getuid?.(), process.geteuid?.()].map((n) => n ?? 0));
+});
+
+void test('sampling: sooner while the tree races toward the ceiling, never under 50 ms, else the interval', () => {
+  const limit = 500 * MIB;
+  const at = (rssBytes: number, atMs: number) => ({ rssBytes, atMs });
+  assert.equal(nextSampleDelayMs(at(0, 0), at(100 * MIB, 1000), limit, 1000), 1000, '100 MB/s: 4 s to go, wait the interval');
+  // 200 MB per 100 ms from 100 MB: the ceiling is 200 ms away; sample again in 100 ms.
+  assert.equal(nextSampleDelayMs(at(0, 0), at(100 * MIB, 50), limit, 1000), 100);
+  assert.equal(nextSampleDelayMs(at(0, 0), at(490 * MIB, 100), limit, 1000), MIN_SAMPLE_MS);
+  assert.equal(nextSampleDelayMs(at(300 * MIB, 0), at(200 * MIB, 100), limit, 1000), 1000, 'shrinking');
+  assert.equal(nextSampleDelayMs(at(0, 100), at(100 * MIB, 100), limit, 1000), 1000, 'no time passed');
+});
+
+void test('outcome: the peak is the larger of the sampled and the cgroup peak; failures in words', () => {
+  assert.equal(peakBytes(10, null), 10);
+  assert.equal(peakBytes(10, 772), 772);
+  assert.equal(peakBytes(900, 772), 900);
+  const stream = { result: null, resultText: null, errorMessage: null, errorCode: null, assistantText: '', sawEvents: false, droppedLines: 0 };
+  const facts = { reason: 'exit' as const, exitCode: 1, signal: null, errorMessage: null, stream, stderrText: 'one\ntwo\n', timeoutMs: 5 };
+  assert.deepEqual(failureOf(facts), { errorMessage: 'two', errorCode: null });
+  assert.deepEqual(failureOf({ ...facts, exitCode: 0 }), { errorMessage: null, errorCode: null });
+  assert.equal(failureOf({ ...facts, reason: 'timeout' }).errorMessage, 'The command timed out after 5 ms');
+  assert.equal(failureOf({ ...facts, reason: 'memory_limit', errorMessage: 'over' }).errorMessage, 'over', 'a message set while running wins');
 });

@@ -54,37 +54,47 @@ function childOf(pid: number): number | null {
   }
 }
 
-void test('as PID 1 of a PID namespace it warns, reports zombies and shuts down on SIGTERM', async (t) => {
-  if (process.getuid?.() !== 0) {
-    t.skip('unshare --pid needs root');
-    return;
-  }
-  if (!existsSync('/usr/bin/unshare')) {
-    t.skip('unshare (util-linux) is not installed');
-    return;
-  }
-  const sup = await startSupervisor(t, {
-    claudeBin: fixture('cli-leftover.sh'),
-    wrapper: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'],
+for (const withReaper of [true, false]) {
+  const name = withReaper
+    ? "as PID 1 of a PID namespace it warns, the jobs' reapers leave no zombie, and it shuts down on SIGTERM"
+    : 'as PID 1 without the reaper it warns, reports zombies and shuts down on SIGTERM';
+  void test(name, async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('unshare --pid needs root');
+      return;
+    }
+    if (!existsSync('/usr/bin/unshare')) {
+      t.skip('unshare (util-linux) is not installed');
+      return;
+    }
+    const sup = await startSupervisor(t, {
+      claudeBin: fixture('cli-leftover.sh'),
+      wrapper: ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child'],
+      env: withReaper ? {} : { REAPER_BIN: '/nonexistent/agent-cockpit-reaper' },
+    });
+    const startup = sup.logs.find((l) => l.msg === 'startup');
+    assert.equal(startup?.pid1, true);
+    await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('Running as PID 1'));
+
+    // Leftovers of a job: below its reaper they are reaped there; without one they are
+    // reparented to the supervisor and, once killed, stay zombies.
+    const started = await sup.startJob({ prompt: 'leave something' });
+    const job = await sup.waitJob(started.body.id);
+    assert.equal(job.reason, 'exit');
+    assert.equal(job.leftoversKilled, 2);
+    const status = await sup.request<SupervisorStatus>('GET', '/status');
+    assert.equal(status.body.pid1, true);
+    assert.equal(status.body.pid, 1);
+    assert.equal(status.body.ownership.subreaper, withReaper);
+    assert.match(status.body.warnings.join(' '), /tini|--init|s6-svscan/);
+    if (withReaper) assert.equal(status.body.zombies, 0, 'the reaper reaped them');
+    else assert.ok(status.body.zombies >= 1, `zombies: ${status.body.zombies}`);
+
+    const inner = await waitFor(() => childOf(sup.pid), { message: 'the namespaced supervisor' });
+    process.kill(inner, 'SIGTERM');
+    const exit = await sup.exited;
+    assert.equal(exit.code, 0);
+    assert.ok(sup.logs.some((l) => l.msg === 'shutdown complete'));
   });
-  const startup = sup.logs.find((l) => l.msg === 'startup');
-  assert.equal(startup?.pid1, true);
-  await sup.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('cannot reap'));
+}
 
-  // Leftovers of a job are reparented to the supervisor and, once killed, stay zombies.
-  const started = await sup.startJob({ prompt: 'leave something' });
-  const job = await sup.waitJob(started.body.id);
-  assert.equal(job.reason, 'exit');
-  assert.equal(job.leftoversKilled, 2);
-  const status = await sup.request<SupervisorStatus>('GET', '/status');
-  assert.equal(status.body.pid1, true);
-  assert.equal(status.body.pid, 1);
-  assert.match(status.body.warnings.join(' '), /tini|--init|s6-svscan/);
-  assert.ok(status.body.zombies >= 1, `zombies: ${status.body.zombies}`);
-
-  const inner = await waitFor(() => childOf(sup.pid), { message: 'the namespaced supervisor' });
-  process.kill(inner, 'SIGTERM');
-  const exit = await sup.exited;
-  assert.equal(exit.code, 0);
-  assert.ok(sup.logs.some((l) => l.msg === 'shutdown complete'));
-});

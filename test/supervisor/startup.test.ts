@@ -64,9 +64,27 @@ void test('a path that is not a socket is never replaced', async (t) => {
   assert.equal((await sup.exited).code, 1);
 });
 
-void test('kills the leftovers of a supervisor that died mid-job', async (t) => {
+void test("a supervisor SIGKILLed mid-job takes its job's tree with it (the job's reaper ends it)", async (t) => {
   const dir = await makeTempDir(t);
   const dead = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh') });
+  const started = await dead.startJob({ prompt: 'work' });
+  await waitFor(() => markedPids(dead.instanceTag, started.body.id).length >= 4, { message: 'the fixture tree' });
+  dead.child.kill('SIGKILL');
+  await dead.exited;
+  await waitFor(() => markedPids(dead.instanceTag).length === 0, { timeoutMs: 1000, message: 'the tree to end with its supervisor' });
+
+  const next = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh') });
+  // Nothing was left to kill (a stale job cgroup, when there is one, is removed).
+  const sweep = next.logs.find((l) => typeof l.msg === 'string' && l.msg.includes('leftovers of a previous supervisor'));
+  assert.equal(sweep?.processesKilled, 0, JSON.stringify(sweep));
+  const status = await next.request<SupervisorStatus>('GET', '/status');
+  assert.equal(status.body.job, null);
+});
+
+void test('without the reaper, the next supervisor kills the leftovers of one that died mid-job', async (t) => {
+  const dir = await makeTempDir(t);
+  const env = { REAPER_BIN: '/nonexistent/agent-cockpit-reaper' };
+  const dead = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh'), env });
   const started = await dead.startJob({ prompt: 'work' });
   await waitFor(() => markedPids(dead.instanceTag, started.body.id).length >= 4, { message: 'the fixture tree' });
   dead.child.kill('SIGKILL');
@@ -74,7 +92,7 @@ void test('kills the leftovers of a supervisor that died mid-job', async (t) => 
   const survivors = markedPids(dead.instanceTag).length;
   assert.ok(survivors >= 4, `the tree outlives a SIGKILLed supervisor (${survivors})`);
 
-  const next = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh') });
+  const next = await startSupervisor(t, { dir, claudeBin: fixture('cli-tree.sh'), env });
   const line = next.logs.find((l) => l.msg === 'killed leftovers of a previous supervisor');
   assert.ok(line, 'logs the cleanup');
   assert.ok(Number(line.processesKilled) >= 4);

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { jobMarkerEntry, markerValue, MARKER_VAR } from '../../supervisor/src/marker.ts';
+import { jobMarkerEntry, markerValue, MARKER_VAR } from '../../supervisor/src/ownership/marker.ts';
 import { readStat } from '../../supervisor/src/proc.ts';
-import { UsageMeter } from '../../supervisor/src/sampler.ts';
-import { signalProcess, terminateTree } from '../../supervisor/src/terminate.ts';
-import { ProcessTree } from '../../supervisor/src/tree.ts';
+import { UsageMeter } from '../../supervisor/src/job/usage.ts';
+import { signalProcess, terminateTree } from '../../supervisor/src/ownership/terminate.ts';
+import { ProcessTree } from '../../supervisor/src/ownership/tree.ts';
 import { waitFor } from '../support/supervisor-harness.ts';
 
 function startTree(script: string, tag: string, jobId: string) {
@@ -16,7 +16,7 @@ function startTree(script: string, tag: string, jobId: string) {
     detached: true,
     stdio: 'ignore',
   });
-  const tree = new ProcessTree({ rootPid: child.pid!, marker: jobMarkerEntry(tag, jobId), exactMarker: true });
+  const tree = new ProcessTree({ rootPid: child.pid!, marker: { entry: jobMarkerEntry(tag, jobId), exact: true } });
   return { child, tree };
 }
 

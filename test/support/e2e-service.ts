@@ -5,7 +5,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -175,37 +175,7 @@ export async function eventually(check: () => boolean, timeoutMs: number, interv
   }
 }
 
-export interface ProcInfo {
-  pid: number;
-  cmdline: string;
-  cwd: string | null;
-}
-
-/** Every process whose command line contains `needle`, or whose cwd is inside `dir`. */
-export function findProcesses(match: { needle?: string; cwdInside?: string }): ProcInfo[] {
-  const found: ProcInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-    } catch {
-      continue;
-    }
-    let cwd: string | null;
-    try {
-      cwd = readlinkSync(`/proc/${pid}/cwd`);
-    } catch {
-      cwd = null;
-    }
-    const byNeedle = match.needle !== undefined && cmdline.includes(match.needle);
-    const byCwd = match.cwdInside !== undefined && cwd !== null && (cwd === match.cwdInside || cwd.startsWith(`${match.cwdInside}/`));
-    if (byNeedle || byCwd) found.push({ pid, cmdline, cwd });
-  }
-  return found;
-}
+export { findProcesses, type ProcInfo } from './processes.ts';
 
 /** Create a plain system user for the agent when missing (root only); returns its uid. */
 export function ensureAgentUser(name: string): number {

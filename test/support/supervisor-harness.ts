@@ -32,8 +32,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { JobView, StartJobRequest } from '../../common/protocol.ts';
-import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/marker.ts';
-import { detectCgroups, staleGroups } from '../../supervisor/src/cgroup.ts';
+import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/ownership/marker.ts';
+import { detectCgroups, staleGroups } from '../../supervisor/src/ownership/cgroup.ts';
 import { environHas, listPids, readEnviron } from '../../supervisor/src/proc.ts';
 import { collectLogLines } from './log-lines.ts';
 

@@ -23,7 +23,7 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
     api: input.api,
     supervisor:
       s === null
-        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null }
+        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null }
         : {
             reachable: true,
             pid: s.pid,
@@ -34,6 +34,7 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
             warnings: s.warnings,
             zombies: s.zombies,
             cgroup: s.cgroup,
+            ownership: s.ownership,
           },
     job:
       job === null

@@ -33,21 +33,3 @@ export function buildCliArgs(request: Pick<StartJobRequest, 'sessionId' | 'conti
   args.push('--append-system-prompt', imagesSystemPrompt(options));
   return args;
 }
-
-/**
- * Variables the CLI should run with, on top of the job's environment: no auto-update, no
- * telemetry or error reporting, no non-essential traffic (each checked against the CLI's
- * docs and binary, 2.1.197). A value the operator set in the environment wins.
- */
-export const CLI_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
-  DISABLE_AUTOUPDATER: '1',
-  DISABLE_TELEMETRY: '1',
-  DISABLE_ERROR_REPORTING: '1',
-  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-});
-
-export function cliEnv(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const [key, value] of Object.entries(CLI_ENV_DEFAULTS)) env[key] ??= value;
-  return env;
-}

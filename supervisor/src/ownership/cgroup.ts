@@ -134,6 +134,11 @@ export class JobCgroup {
     return group;
   }
 
+  /** The file a process writes "0" to in order to join (the reaper's child does, before its exec). */
+  get procsFile(): string {
+    return join(this.dir, 'cgroup.procs');
+  }
+
   /** Move a process in (right after spawn). */
   addPid(pid: number): boolean {
     try {
@@ -156,6 +161,21 @@ export class JobCgroup {
       return m ? Number(m[1]) : 0;
     } catch {
       return 0;
+    }
+  }
+
+  /**
+   * The group's peak memory use in bytes, as the kernel counted it (v1
+   * `memory.max_usage_in_bytes`, v2 `memory.peak` where the memory controller is on), or
+   * null. The kernel sees a peak the sampler can miss between two samples.
+   */
+  peakBytes(): number | null {
+    const file = this.kind === 'v1-memory' ? 'memory.max_usage_in_bytes' : 'memory.peak';
+    try {
+      const value = Number(readFileSync(join(this.dir, file), 'utf8').trim());
+      return Number.isSafeInteger(value) ? value : null;
+    } catch {
+      return null;
     }
   }
 

@@ -1,8 +1,10 @@
 // Ending a process tree: SIGTERM (the CLI first: it cleans up its Bash tool sessions),
 // a grace period that ends early when everything is gone, then SIGKILL and rescan until
-// nothing is left. Every signal is preceded by a start-time check (PID reuse guard).
+// nothing is left; or SIGKILL at once (a tree eating the machine's memory gets no grace).
+// Every signal is preceded by a start-time check (PID reuse guard). The tree never lists
+// the job's reaper: it must outlive the tree, so that nothing orphaned escapes it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { liveStartTime, type ProcStat } from './proc.ts';
+import { liveStartTime, type ProcStat } from '../proc.ts';
 
 export interface Scanner {
   scan(): ProcStat[];
@@ -10,6 +12,8 @@ export interface Scanner {
 
 export interface TerminateOptions {
   graceMs: number;
+  /** SIGKILL straight away, no SIGTERM and no grace (memory ceiling). */
+  immediate?: boolean;
   /** Signalled first (the CLI), if still alive. */
   firstPid?: number;
   /** Cuts the grace period short (a second shutdown signal). */
@@ -60,11 +64,13 @@ export async function terminateTree(tree: Scanner, options: TerminateOptions): P
   };
 
   let procs = tree.scan();
-  const first = procs.find((p) => p.pid === options.firstPid);
-  if (first) term(first);
-  for (const p of procs) term(p);
+  if (!options.immediate) {
+    const first = procs.find((p) => p.pid === options.firstPid);
+    if (first) term(first);
+    for (const p of procs) term(p);
+  }
 
-  while (procs.length > 0 && !options.abort?.aborted) {
+  while (procs.length > 0 && !options.immediate && !options.abort?.aborted) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     try {

@@ -1,0 +1,199 @@
+// The CLI as the job sees it: an argv (no shell) in its own session, the agent user's
+// identity, the prompt on stdin, stdout and stderr, and one end. Where the per-job reaper
+// works (ownership/layers.ts) the CLI is started through it, so that nothing the agent
+// orphans can leave the job's tree; else the CLI is spawned directly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { readStat } from '../proc.ts';
+import { parseReaperLine, reaperArgs } from '../ownership/reaper.ts';
+import type { ProcRef } from '../ownership/tree.ts';
+import type { UserEntry } from '../users.ts';
+
+export interface CliSpawnOptions {
+  bin: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  agentUser: UserEntry | null;
+  /** The reaper binary; null: spawn the CLI directly (no subreaper layer here). */
+  reaperBin: string | null;
+  /** Names the job in the reaper's command line (the marker value). */
+  tag: string;
+  /** The job cgroup's `cgroup.procs`, joined before the exec (through the reaper only). */
+  cgroupProcs?: string;
+}
+
+export interface CliEnd {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export interface CliListener {
+  /** The CLI is running with this pid. */
+  started(pid: number): void;
+  /** The CLI could not be started (it never ran). */
+  spawnFailed(err: Error): void;
+  /** The CLI ended; called once. */
+  ended(end: CliEnd): void;
+  /** Something worth a log line that does not fail the job. */
+  warning(message: string): void;
+}
+
+/** How long release() waits for the reaper to exit. */
+const RELEASE_WAIT_MS = 2000;
+
+export class CliProcess {
+  /** The CLI's pid, once it runs. */
+  pid: number | null = null;
+  /** The reaper (the tree's anchor), when the CLI runs through one. */
+  readonly reaper: ProcRef | null;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves when the spawned process (the reaper, or the CLI itself) has exited. */
+  readonly exited: Promise<void>;
+  /** Resolves once the CLI's end (or its failure to start) is known. */
+  readonly ended: Promise<void>;
+  private resolveEnded!: () => void;
+  private readonly child: ChildProcess;
+  private readonly control: Writable | null;
+  private hasEnded = false;
+  private failed = false;
+
+  constructor(
+    options: CliSpawnOptions,
+    private readonly listener: CliListener,
+  ) {
+    const { agentUser } = options;
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+    const viaReaper = options.reaperBin !== null;
+    // detached: its own session, so a signal to the supervisor's process group (Ctrl-C,
+    // an init signalling the group) never reaches the job behind our back.
+    this.child = viaReaper
+      ? spawn(
+          options.reaperBin!,
+          reaperArgs({
+            tag: options.tag,
+            program: options.bin,
+            args: options.args,
+            cgroupProcs: options.cgroupProcs,
+            ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
+          }),
+          { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] },
+        )
+      : spawn(options.bin, options.args, {
+          cwd: options.cwd,
+          env: options.env,
+          detached: true,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
+        });
+    this.stdin = this.child.stdin!;
+    this.stdout = this.child.stdout!;
+    this.stderr = this.child.stderr!;
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.once('error', () => resolve());
+    });
+    const spawned = this.child.pid;
+    const stat = spawned === undefined ? null : readStat(spawned);
+    this.reaper = viaReaper && stat !== null ? { pid: stat.pid, startTime: stat.startTime } : null;
+    this.control = viaReaper ? (this.child.stdio[4] as Writable) : null;
+    this.control?.on('error', () => undefined); // the reaper is gone: nothing to release
+
+    // ENOENT, EACCES... of what we spawn arrive asynchronously, as 'error'.
+    this.child.once('error', (err) => this.fail(err));
+    if (viaReaper) this.readReaper(this.child.stdio[3] as Readable, options.bin);
+    else if (spawned !== undefined) {
+      this.pid = spawned;
+      queueMicrotask(() => listener.started(spawned));
+    }
+    this.child.once('exit', (code, signal) => {
+      if (!viaReaper) this.end({ exitCode: code, signal });
+      else if (!this.hasEnded && !this.failed) {
+        listener.warning(`the job's reaper exited (${signal ?? code}) before the CLI's end`);
+        this.end({ exitCode: null, signal: null });
+      }
+    });
+  }
+
+  /** The job's tree is gone: let the reaper go (it kills anything still below it, exits). */
+  async release(): Promise<void> {
+    if (this.control === null) return;
+    this.control.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** Stop reading the pipes (something we could not see may still hold them open). */
+  destroyStreams(): void {
+    this.stdout.destroy();
+    this.stderr.destroy();
+  }
+
+  private readReaper(status: Readable, bin: string): void {
+    let pending = '';
+    status.setEncoding('latin1');
+    status.on('data', (chunk: string) => {
+      pending += chunk;
+      for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+        this.onReaperLine(pending.slice(0, nl), bin);
+        pending = pending.slice(nl + 1);
+      }
+    });
+    status.on('error', () => undefined);
+  }
+
+  private onReaperLine(text: string, bin: string): void {
+    const line = parseReaperLine(text);
+    if (line === null) return;
+    switch (line.kind) {
+      case 'pid':
+        this.pid = line.pid;
+        this.listener.started(line.pid);
+        break;
+      case 'error':
+        // Node's own wording for the same failure: `spawn <bin> ENOENT`.
+        this.fail(Object.assign(new Error(`spawn ${bin} ${line.code}${line.stage === 'ids' ? ' (dropping to the agent user)' : ''}`), { code: line.code }));
+        break;
+      case 'warn':
+        this.listener.warning(`the CLI could not join the job's ${line.what} (${line.code})`);
+        break;
+      case 'exit':
+        this.end({ exitCode: line.exitCode, signal: null });
+        break;
+      case 'signal':
+        this.end({ exitCode: null, signal: line.signal });
+        break;
+    }
+  }
+
+  private fail(err: Error): void {
+    if (this.failed || this.pid !== null) return;
+    this.failed = true;
+    this.resolveEnded();
+    this.listener.spawnFailed(err);
+  }
+
+  private end(end: CliEnd): void {
+    if (this.hasEnded || this.failed) return;
+    this.hasEnded = true;
+    this.resolveEnded();
+    this.listener.ended(end);
+  }
+}
+
+/** Harmless stdin errors: the CLI exited (or closed stdin) without reading the prompt. */
+export function isHarmlessStdinError(err: NodeJS.ErrnoException): boolean {
+  return err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || err.code === 'ECONNRESET';
+}
+
+/** Write the prompt and close stdin. The stream buffers what the pipe cannot take yet
+ *  (backpressure is handled by the stream; a 5 MB prompt arrives whole). */
+export function writePrompt(stdin: Writable, prompt: string, onError: (err: NodeJS.ErrnoException) => void): void {
+  stdin.on('error', (err: NodeJS.ErrnoException) => {
+    if (!isHarmlessStdinError(err)) onError(err);
+  });
+  stdin.end(prompt, 'utf8');
+}

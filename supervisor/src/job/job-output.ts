@@ -1,0 +1,67 @@
+// What a job's CLI printed, in bounded memory: stdout's head (MAX_OUTPUT_BYTES), stderr's
+// tail, and the stream-json events read as they arrive (progress, result, the agent's text).
+import type { JobProgress, JobResult } from '../../../common/protocol.ts';
+import { StreamJsonReader, type StreamJsonOutcome } from '../claude/stream-json.ts';
+import { HeadCapture, TailCapture } from '../output.ts';
+import { answerText } from './outcome.ts';
+
+const STDERR_TAIL_BYTES = 4096;
+
+export class JobOutput {
+  private readonly stdout: HeadCapture;
+  private readonly stderr = new TailCapture(STDERR_TAIL_BYTES);
+  private readonly reader: StreamJsonReader;
+
+  constructor(maxOutputBytes: number) {
+    this.stdout = new HeadCapture(maxOutputBytes);
+    this.reader = new StreamJsonReader(maxOutputBytes);
+  }
+
+  pushStdout(chunk: Buffer): void {
+    this.stdout.push(chunk);
+    this.reader.push(chunk);
+  }
+
+  pushStderr(chunk: Buffer): void {
+    this.stderr.push(chunk);
+  }
+
+  get stdoutBytes(): number {
+    return this.stdout.totalBytes;
+  }
+
+  get stdoutTruncated(): boolean {
+    return this.stdout.truncated;
+  }
+
+  get stderrTruncated(): boolean {
+    return this.stderr.totalBytes > STDERR_TAIL_BYTES;
+  }
+
+  get result(): JobResult | null {
+    return this.reader.current.result;
+  }
+
+  get progress(): JobProgress {
+    return this.reader.progress;
+  }
+
+  /** The answer as it stands (see outcome.ts answerText). */
+  liveText(): string {
+    return answerText(this.reader.current, () => this.stdout.text());
+  }
+
+  stderrTail(): string {
+    return this.stderr.text();
+  }
+
+  /** The streams have ended: the last line counts, and the final outcome is known. */
+  end(): StreamJsonOutcome {
+    return this.reader.end();
+  }
+
+  /** Drop the kept stdout once the answer has been taken from it. */
+  release(): void {
+    this.stdout.release();
+  }
+}

@@ -1,0 +1,394 @@
+// One job: a thin driver that feeds what happens (the CLI's end, a timeout, the memory
+// ceiling, a cancel) through the lifecycle table (lifecycle.ts) and carries out its
+// actions. Starting the CLI is cli-process.ts, output job-output.ts, accounting usage.ts,
+// the tree and its end ownership/, the final words outcome.ts, the views view.ts.
+import type { Logger } from '../../../common/logger.ts';
+import type { Env } from '../../../common/env.ts';
+import type { JobReason, JobSummary, JobView, StartJobRequest } from '../../../common/protocol.ts';
+import { buildCliArgs } from '../claude/cli-args.ts';
+import { buildChildEnv, cliEnv } from '../claude/cli-env.ts';
+import type { SupervisorConfig } from '../config.ts';
+import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../lifecycle.ts';
+import { JobCgroup } from '../ownership/cgroup.ts';
+import type { OwnershipLayers } from '../ownership/layers.ts';
+import { jobMarkerEntry, markerValue } from '../ownership/marker.ts';
+import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
+import { ProcessTree } from '../ownership/tree.ts';
+import { CliProcess, writePrompt, type CliEnd } from './cli-process.ts';
+import { JobOutput } from './job-output.ts';
+import { failureOf, memoryBackstopBytes, peakBytes } from './outcome.ts';
+import { exceedsCeiling, nextSampleDelayMs, UsageMeter } from './usage.ts';
+import { summaryOf, viewOf } from './view.ts';
+
+/** Leftovers of a CLI that exited on its own get a short grace: they are not the agent's
+ *  answer, and a successful job's leftovers must be gone within ~1.5 s. */
+const SWEEP_GRACE_MAX_MS = 1000;
+/** After the tree is gone, how long to wait for the pipes to drain (a process we could
+ *  not see may still hold them open). */
+const DRAIN_MS = 1000;
+const EARLY_SAMPLE_MS = 100;
+
+export interface JobDeps {
+  config: Readonly<SupervisorConfig>;
+  log: Logger;
+  instanceTag: string;
+  layers: OwnershipLayers;
+  env: Env;
+}
+
+/** What the job has come to so far; final once `isFinished`. Sizes in bytes, times in ms. */
+export interface JobRecord {
+  pid: number | null;
+  endedAtMs: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  errorMessage: string | null;
+  errorCode: JobView['errorCode'];
+  text: string | null;
+  textBytes: number;
+  textEvicted: boolean;
+  processesKilled: number;
+  leftoversKilled: number;
+  forcedKill: boolean;
+  cpuMs: number;
+  cpuPercent: number;
+  rssBytes: number;
+  peakRssBytes: number;
+  processCount: number;
+  peakProcessCount: number;
+}
+
+export class Job {
+  readonly startedAtMs = Date.now();
+  readonly record: JobRecord = {
+    pid: null,
+    endedAtMs: null,
+    exitCode: null,
+    signal: null,
+    errorMessage: null,
+    errorCode: null,
+    text: null,
+    textBytes: 0,
+    textEvicted: false,
+    processesKilled: 0,
+    leftoversKilled: 0,
+    forcedKill: false,
+    cpuMs: 0,
+    cpuPercent: 0,
+    rssBytes: 0,
+    peakRssBytes: 0,
+    processCount: 0,
+    peakProcessCount: 0,
+  };
+  readonly output: JobOutput;
+  readonly idempotencyKey: string | null;
+  readonly promptChars: number;
+  /** Resolves once the tree is gone and the job's record is final. */
+  readonly finished: Promise<void>;
+
+  private state: LifecycleState = INITIAL_STATE;
+  private final = false;
+  private readonly meter = new UsageMeter();
+  private readonly abortGrace = new AbortController();
+  private cli: CliProcess | null = null;
+  private tree: ProcessTree | null = null;
+  private cgroup: JobCgroup | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private sampleTimer: NodeJS.Timeout | null = null;
+  private lastSample = { rssBytes: 0, atMs: this.startedAtMs };
+  private streamsEnded: Promise<unknown> = Promise.resolve();
+  private oomKillsAtStart = 0;
+  private resolveFinished!: () => void;
+  /** Held only until it is written to the CLI: history must not keep prompts. */
+  private request: StartJobRequest | null;
+
+  constructor(
+    readonly id: string,
+    request: StartJobRequest,
+    private readonly deps: JobDeps,
+  ) {
+    this.request = request;
+    this.idempotencyKey = request.idempotencyKey ?? null;
+    this.promptChars = request.prompt.length;
+    this.output = new JobOutput(deps.config.maxOutputBytes);
+    this.finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
+  }
+
+  get reason(): JobReason | null {
+    return this.state.reason;
+  }
+
+  /** The record is final: the tree is gone and the output read (not merely decided). */
+  get isFinished(): boolean {
+    return this.final;
+  }
+
+  /** Spawn the CLI (through the job's reaper where there is one) and arm the timers. */
+  start(): void {
+    const { config, log, layers } = this.deps;
+    const marker = markerValue(this.deps.instanceTag, this.id);
+    if (layers.cgroups !== null) {
+      this.cgroup = JobCgroup.create(layers.cgroups, `agent-cockpit-${marker.replace(':', '-')}`, memoryBackstopBytes(config.memoryLimitBytes));
+    }
+    const request = this.request!;
+    this.request = null;
+    let cli: CliProcess;
+    try {
+      cli = new CliProcess(
+        {
+          bin: config.claudeBin,
+          args: buildCliArgs(request, { imagesDir: config.imagesDir }),
+          cwd: config.workspaceDir,
+          env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker)),
+          agentUser: config.agentUser,
+          reaperBin: layers.reaperBin,
+          tag: marker,
+          ...(this.cgroup !== null && layers.reaperBin !== null ? { cgroupProcs: this.cgroup.procsFile } : {}),
+        },
+        {
+          started: (pid) => this.cliStarted(pid),
+          spawnFailed: (err) => this.spawnFailed(err),
+          ended: (end) => this.cliEnded(end),
+          warning: (message) => log.warn({ jobId: this.id }, message),
+        },
+      );
+    } catch (err) {
+      this.spawnFailed(err as Error);
+      return;
+    }
+    this.cli = cli;
+    this.tree = new ProcessTree({
+      reapers: cli.reaper === null ? [] : [cli.reaper],
+      ...(cli.reaper !== null ? { notBefore: cli.reaper.startTime } : {}),
+      marker: layers.environ ? { entry: jobMarkerEntry(this.deps.instanceTag, this.id), exact: true } : undefined,
+      agentUid: layers.agentUid ?? undefined,
+      cgroupPids: this.cgroup ? () => this.cgroup!.pids() : undefined,
+    });
+    this.oomKillsAtStart = this.cgroup?.oomKills() ?? 0;
+    cli.stdout.on('data', (chunk: Buffer) => this.output.pushStdout(chunk));
+    cli.stderr.on('data', (chunk: Buffer) => this.output.pushStderr(chunk));
+    this.streamsEnded = Promise.all([onceClosed(cli.stdout), onceClosed(cli.stderr)]);
+    writePrompt(cli.stdin, request.prompt, (err) => log.warn({ jobId: this.id, err }, 'writing the prompt failed'));
+
+    this.timers.push(
+      setTimeout(() => {
+        log.warn({ jobId: this.id, pid: this.record.pid, durationMs: Date.now() - this.startedAtMs }, 'timeout');
+        this.dispatch('timeout');
+      }, Math.max(0, config.commandTimeoutMs - (Date.now() - this.startedAtMs))), // the deadline counts from startedAt
+    );
+    // One early sample, so that even a short job reports its size and processes; then
+    // every interval, or sooner while the tree grows toward the ceiling (usage.ts).
+    this.scheduleSample(Math.min(EARLY_SAMPLE_MS, config.sampleIntervalMs));
+  }
+
+  /** Stop the job for an outside reason; resolves when it has finished. */
+  stop(reason: 'cancelled' | 'shutdown'): Promise<void> {
+    this.dispatch(reason);
+    return this.finished;
+  }
+
+  /** Skip the rest of the grace period: SIGKILL what is left now (second shutdown signal). */
+  hurry(): void {
+    this.abortGrace.abort();
+  }
+
+  /** Synchronous last resort before the process exits. */
+  killNow(): number {
+    return this.tree !== null && !this.isFinished ? killTreeNow(this.tree) : 0;
+  }
+
+  summary(now = Date.now()): JobSummary {
+    return summaryOf(this, now);
+  }
+
+  view(now = Date.now()): JobView {
+    return viewOf(this, now);
+  }
+
+  private cliStarted(pid: number): void {
+    this.record.pid = pid;
+    this.tree?.addRoot(pid);
+    if (this.cgroup !== null && this.deps.layers.reaperBin === null && !this.cgroup.addPid(pid)) {
+      this.deps.log.debug({ jobId: this.id }, 'could not move the CLI into its cgroup');
+    }
+    this.deps.log.info({ jobId: this.id, pid }, 'spawn');
+  }
+
+  private cliEnded(end: CliEnd): void {
+    this.record.exitCode = end.exitCode;
+    this.record.signal = end.signal;
+    if (this.oomKilled()) this.dispatch('memory_limit');
+    this.dispatch('exit');
+  }
+
+  private scheduleSample(delayMs: number): void {
+    this.sampleTimer = setTimeout(() => {
+      this.sampleTimer = null;
+      this.sample();
+    }, delayMs);
+  }
+
+  private sample(): void {
+    if (this.tree === null || this.state.phase !== 'running') return;
+    const now = Date.now();
+    const usage = this.meter.update(this.tree.scan(), now);
+    const r = this.record;
+    r.cpuMs = usage.cpuMs;
+    r.cpuPercent = usage.cpuPercent;
+    r.rssBytes = usage.rssBytes;
+    r.processCount = usage.processCount;
+    r.peakRssBytes = Math.max(r.peakRssBytes, usage.rssBytes);
+    r.peakProcessCount = Math.max(r.peakProcessCount, usage.processCount);
+    const { memoryLimitBytes: limit, sampleIntervalMs } = this.deps.config;
+    if (exceedsCeiling(usage.rssBytes, limit)) {
+      this.deps.log.warn({ jobId: this.id, rssBytes: usage.rssBytes, memoryLimitBytes: limit, processCount: usage.processCount }, 'memory limit');
+      r.errorMessage ??= `The job's processes used ${usage.rssBytes} bytes of memory, over the limit of ${limit} bytes`;
+      this.dispatch('memory_limit');
+      return;
+    }
+    if (this.oomKilled()) {
+      this.dispatch('memory_limit');
+      return;
+    }
+    const current = { rssBytes: usage.rssBytes, atMs: now };
+    this.scheduleSample(nextSampleDelayMs(this.lastSample, current, limit, sampleIntervalMs));
+    this.lastSample = current;
+  }
+
+  private oomKilled(): boolean {
+    if (this.cgroup === null || this.cgroup.oomKills() <= this.oomKillsAtStart) return false;
+    if (this.state.reason === null) {
+      this.deps.log.warn({ jobId: this.id, memoryLimitBytes: this.deps.config.memoryLimitBytes }, 'memory limit');
+      this.record.errorMessage ??= 'The kernel killed a process of the job for exceeding its memory limit';
+    }
+    return true;
+  }
+
+  private spawnFailed(err: Error): void {
+    this.record.errorMessage = `Could not start ${this.deps.config.claudeBin}: ${err.message}`;
+    this.deps.log.error({ jobId: this.id, err }, 'error');
+    this.dispatch('spawn_error');
+  }
+
+  private dispatch(event: LifecycleEvent): void {
+    const next = decide(this.state, event);
+    this.state = { phase: next.phase, reason: next.reason };
+    switch (next.action) {
+      case 'terminate':
+        this.clearTimers();
+        void this.end(false);
+        break;
+      case 'sweep':
+        this.clearTimers();
+        void this.end(true);
+        break;
+      case 'finish':
+        void this.finish();
+        break;
+      case 'none':
+        break;
+    }
+  }
+
+  /** Terminate the tree (stop causes) or sweep what the exited CLI left behind. A tree
+   *  over the memory ceiling is killed at once: the grace is for timeouts and shutdown. */
+  private async end(sweep: boolean): Promise<void> {
+    const { config, log } = this.deps;
+    try {
+      if (this.tree !== null) {
+        const outcome = await terminateTree(this.tree, {
+          graceMs: sweep ? Math.min(config.killGraceMs, SWEEP_GRACE_MAX_MS) : config.killGraceMs,
+          immediate: !sweep && this.state.reason === 'memory_limit',
+          firstPid: sweep ? undefined : (this.record.pid ?? undefined),
+          abort: this.abortGrace.signal,
+          killAll: this.cgroup ? () => this.cgroup!.killAll() : undefined,
+        });
+        if (sweep) this.record.leftoversKilled = outcome.processesKilled;
+        else this.record.processesKilled = outcome.processesKilled;
+        this.record.forcedKill = outcome.forced;
+        if (outcome.remaining > 0) log.error({ jobId: this.id, processCount: outcome.remaining }, 'processes survived SIGKILL');
+      }
+    } catch (err) {
+      log.error({ jobId: this.id, err }, 'error');
+    }
+    this.dispatch('tree_gone');
+  }
+
+  private async finish(): Promise<void> {
+    try {
+      await this.finalize();
+    } catch (err) {
+      this.deps.log.error({ jobId: this.id, err }, 'error');
+    } finally {
+      this.record.endedAtMs ??= Date.now();
+      this.final = true;
+      this.resolveFinished();
+    }
+  }
+
+  private async finalize(): Promise<void> {
+    const { config, log } = this.deps;
+    const r = this.record;
+    this.clearTimers();
+    // The CLI is dead; its exit status and the last of its output arrive momentarily.
+    await withTimeout(Promise.all([this.cli?.ended, this.streamsEnded]), DRAIN_MS);
+    this.cli?.destroyStreams();
+    // The tree is gone: the reaper may go (it kills anything still below it).
+    await this.cli?.release();
+    const stream = this.output.end();
+    if (r.pid !== null) r.text = this.output.liveText();
+    r.textBytes = r.text === null ? 0 : Buffer.byteLength(r.text);
+    this.output.release();
+    const failure = failureOf({
+      reason: this.state.reason,
+      exitCode: r.exitCode,
+      signal: r.signal,
+      errorMessage: r.errorMessage,
+      stream,
+      stderrText: this.output.stderrTail(),
+      timeoutMs: config.commandTimeoutMs,
+    });
+    r.errorMessage = failure.errorMessage;
+    r.errorCode = failure.errorCode;
+    r.peakRssBytes = peakBytes(r.peakRssBytes, this.cgroup?.peakBytes() ?? null);
+    if (this.cgroup !== null && !(await this.cgroup.remove())) log.warn({ jobId: this.id }, 'could not remove the job cgroup');
+    r.endedAtMs = Date.now();
+    log.info(
+      {
+        jobId: this.id,
+        reason: this.state.reason,
+        exitCode: r.exitCode,
+        signal: r.signal,
+        durationMs: r.endedAtMs - this.startedAtMs,
+        peakRssBytes: r.peakRssBytes,
+        cpuMs: r.cpuMs,
+        processesKilled: r.processesKilled,
+        leftoversKilled: r.leftoversKilled,
+        forced: r.forcedKill,
+        outputBytes: this.output.stdoutBytes,
+        truncated: this.output.stdoutTruncated,
+      },
+      'done',
+    );
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    if (this.sampleTimer !== null) clearTimeout(this.sampleTimer);
+    this.sampleTimer = null;
+  }
+}
+
+function onceClosed(stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+  });
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,44 @@
+// A job as the protocol shows it (JobSummary for /status, JobView with its output for
+// /jobs/:id), read from the job's record. No effects.
+import type { JobSummary, JobView } from '../../../common/protocol.ts';
+import type { Job } from './job.ts';
+
+export function summaryOf(job: Job, now = Date.now()): JobSummary {
+  const r = job.record;
+  const finished = job.isFinished;
+  return {
+    id: job.id,
+    state: finished ? 'finished' : 'running',
+    idempotencyKey: job.idempotencyKey,
+    pid: r.pid,
+    promptChars: job.promptChars,
+    startedAt: new Date(job.startedAtMs).toISOString(),
+    endedAt: r.endedAtMs === null ? null : new Date(r.endedAtMs).toISOString(),
+    durationMs: (r.endedAtMs ?? now) - job.startedAtMs,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    reason: finished ? job.reason : null,
+    errorMessage: finished ? r.errorMessage : null,
+    errorCode: r.errorCode,
+    stdoutTruncated: job.output.stdoutTruncated,
+    stderrTruncated: job.output.stderrTruncated,
+    result: finished ? job.output.result : null,
+    progress: { ...job.output.progress },
+    cpuMs: r.cpuMs,
+    cpuPercent: r.cpuPercent,
+    rssBytes: finished ? 0 : r.rssBytes,
+    peakRssBytes: r.peakRssBytes,
+    processCount: finished ? 0 : r.processCount,
+    peakProcessCount: r.peakProcessCount,
+    processesKilled: r.processesKilled,
+    leftoversKilled: r.leftoversKilled,
+    textEvicted: r.textEvicted,
+  };
+}
+
+export function viewOf(job: Job, now = Date.now()): JobView {
+  // A running job shows its text so far: a relay answered 503 at shutdown, or one that
+  // polls GET /jobs/:id, still gets what the agent had said.
+  const text = job.isFinished ? job.record.text : job.record.pid === null ? null : job.output.liveText() || null;
+  return { ...summaryOf(job, now), text, stderrTail: job.output.stderrTail() };
+}

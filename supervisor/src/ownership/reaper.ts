@@ -1,0 +1,92 @@
+// The per-job reaper (supervisor/native/reaper.c, built by scripts/build.mjs): a
+// subreaper between the supervisor and the CLI that keeps every orphan of the job below
+// it, outlives the CLI until the supervisor releases it, and SIGKILLs what is left below
+// it when the supervisor dies. This module knows its command line, its status lines and
+// how to find the reapers a dead predecessor left.
+import { constants } from 'node:os';
+import path from 'node:path';
+import { listPids, readCmdline, readStat, readUids } from '../proc.ts';
+import type { ProcRef } from './tree.ts';
+
+export const REAPER_NAME = 'agent-cockpit-reaper';
+
+/** Where scripts/build.mjs puts it: dist/ beside the bundles. */
+export function defaultReaperBin(repoRoot: string): string {
+  return path.join(repoRoot, 'dist', REAPER_NAME);
+}
+
+export interface ReaperArgv {
+  /** The job's marker value `<instanceTag>:<jobId>`: names the reaper in /proc/PID/cmdline. */
+  tag: string;
+  /** Drop to this identity before the exec (the agent user); absent: stay as we are. */
+  uid?: number;
+  gid?: number;
+  /** The job cgroup's `cgroup.procs`: the child joins it before the exec. */
+  cgroupProcs?: string;
+  program: string;
+  args: readonly string[];
+}
+
+/** The reaper's arguments (no shell: an argv array, the program after `--`). */
+export function reaperArgs(options: ReaperArgv): string[] {
+  const argv: string[] = [];
+  if (options.uid !== undefined && options.gid !== undefined) argv.push('--uid', String(options.uid), '--gid', String(options.gid));
+  if (options.cgroupProcs !== undefined) argv.push('--cgroup-procs', options.cgroupProcs);
+  argv.push('--tag', options.tag, '--', options.program, ...options.args);
+  return argv;
+}
+
+export type ReaperLine =
+  | { kind: 'pid'; pid: number }
+  | { kind: 'exit'; exitCode: number }
+  | { kind: 'signal'; signal: string }
+  | { kind: 'error'; stage: string; code: string }
+  | { kind: 'warn'; what: string; code: string };
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** One status line of the reaper (fd 3), or null for anything else. Pure. */
+export function parseReaperLine(line: string): ReaperLine | null {
+  const [word, a, b] = line.trim().split(' ');
+  const n = Number(a);
+  switch (word) {
+    case 'pid':
+      return Number.isSafeInteger(n) && n > 0 ? { kind: 'pid', pid: n } : null;
+    case 'exit':
+      return Number.isInteger(n) && n >= 0 ? { kind: 'exit', exitCode: n } : null;
+    case 'signal':
+      return Number.isInteger(n) ? { kind: 'signal', signal: SIGNAL_NAMES.get(n) ?? `SIG${n}` } : null;
+    case 'error':
+    case 'warn': {
+      if (a === undefined) return null;
+      const errno = Number(b);
+      const code = ERRNO_NAMES.get(errno) ?? `errno ${b ?? '?'}`;
+      return word === 'error' ? { kind: 'error', stage: a, code } : { kind: 'warn', what: a, code };
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Live reapers of this supervisor instance, found by the tag in their command line (a
+ * predecessor killed mid-job leaves its job's reaper). Only processes of our own uid
+ * count: an agent can give a process any command line, not our uid.
+ */
+export function findReapers(instanceTag: string, ownUid: number, selfPid = process.pid): ProcRef[] {
+  const prefix = `${instanceTag}:`;
+  const found: ProcRef[] = [];
+  for (const pid of listPids()) {
+    if (pid === selfPid) continue;
+    const argv = readCmdline(pid);
+    if (argv === null || path.basename(argv[0] ?? '') !== REAPER_NAME) continue;
+    const tagAt = argv.indexOf('--tag');
+    const end = argv.indexOf('--');
+    if (tagAt === -1 || (end !== -1 && end < tagAt) || argv[tagAt + 1]?.startsWith(prefix) !== true) continue;
+    if (readUids(pid)?.[0] !== ownUid) continue;
+    const stat = readStat(pid);
+    if (stat !== null && stat.state !== 'Z') found.push({ pid, startTime: stat.startTime });
+  }
+  return found;
+}
