@@ -1,22 +1,29 @@
 // The real docker/Dockerfile, built with podman on a base made here (no registry to pull
-// node:22-bookworm from; test/support/deploy-podman.ts), then run twice: with the
-// entrypoint as PID 1 (docker, compose) and under `--init` (catatonit as PID 1, as Fly's
-// init is on a Fly Machine). Each run: /health, the image's own HEALTHCHECK, a job through
-// POST /command with a fixture CLI, then `podman stop` with a running job must end within
-// the stop timeout, by the services' own exit (status 0, not SIGKILL), leaving nothing.
-// Slow the first time (a full image build, ~2-4 min here); layers are cached afterwards.
+// node:22-bookworm from; test/support/deploy-podman.ts), then run twice with podman's
+// default capabilities (no CAP_SYS_PTRACE, cgroups read-only): as docker-compose.yml runs
+// it (entrypoint as PID 1, compose's security options), and under `--init` (catatonit as
+// PID 1, as Fly's init is on a Fly Machine). Each run drives the image's own pinned Claude
+// Code CLI against the Messages API stand-in on the host's loopback and checks, while the
+// container runs: who the agent is, a screenshot, the ownership layers in /status, the
+// leftovers of a successful job, a timed-out fork storm with an empty-environment
+// escapee, the supervisor SIGKILLed mid-job and restarted by s6, and last `podman stop`
+// with a job running, which must end by the services' own exit (status 0, not SIGKILL).
+// Slow the first time (a full image build, ~3-4 min here); layers are cached afterwards.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomInt, randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, healthy, http, pidsWithEnv, procInfo, waitFor } from '../support/deploy-harness.ts';
+import { parse as parseYaml } from 'yaml';
+import type { SupervisorStatus } from '../../common/protocol.ts';
+import { freePort, healthy, http, waitFor } from '../support/deploy-harness.ts';
 import { ensureBaseImage, Podman, podmanSkipReason } from '../support/deploy-podman.ts';
+import { bash, startMessagesApi, toolResults, toolResultText, type MessagesApi } from '../support/messages-api.ts';
+import { findProcesses } from '../support/processes.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const fixtureCli = path.join(root, 'test/fixtures/deploy-echo-cli.sh');
 // The image's agent user (docker/Dockerfile: useradd --uid 10001 agent).
 const AGENT_UID = 10001;
 // Named after this machine's node, so a node upgrade makes a new base.
@@ -28,13 +35,112 @@ const HOST_CA = '/etc/ssl/certs/ca-certificates.crt';
 // What compose's stop_grace_period and fly.toml's kill_timeout give the container.
 const STOP_TIMEOUT_S = 30;
 const START_DEADLINE_MS = 90_000;
+// Long enough for every normal job here (a screenshot included), short for the storm.
+const COMMAND_TIMEOUT_MS = 12_000;
 
 const log = (line: string): void => console.log(`deploy: ${line}`);
+const newToken = (): string => String(randomInt(3_000_000, 3_900_000));
+const left = (token: string) => findProcesses({ needle: `${token}.` });
+
+/** `podman run` flags for what docker-compose.yml sets beyond the image (its security options). */
+function composeRunFlags(): string[] {
+  const compose = parseYaml(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Record<string, unknown>> };
+  const service = Object.values(compose.services)[0]!;
+  const flags: string[] = [];
+  for (const option of (service.security_opt as string[] | undefined) ?? []) flags.push('--security-opt', option.replace(/:true$/, ''));
+  if (service.pids_limit !== undefined) flags.push('--pids-limit', String(service.pids_limit));
+  if (service.shm_size !== undefined) flags.push('--shm-size', String(service.shm_size).replace(/b$/i, ''));
+  assert.equal(service.cap_add, undefined, 'compose adds no capability');
+  return flags;
+}
+
+async function gone(token: string, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (left(token).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(left(token), [], `still running ${withinMs} ms later`);
+}
+
+interface ApiStatus {
+  supervisor: Pick<SupervisorStatus, 'pid' | 'warnings' | 'ownership'> & { reachable: boolean };
+  recentJobs: Array<{ leftoversKilled: number }>;
+}
+
+interface Running {
+  name: string;
+  base: string;
+  token: string;
+  data: string;
+  logs: () => Promise<string>;
+  command: (text: string, timeoutMs?: number) => ReturnType<typeof http>;
+  /** The API's /status: its supervisor section, and the recent jobs. */
+  status: () => Promise<ApiStatus>;
+  agentProcesses: () => Promise<string[]>;
+}
+
+async function runContainer(t: TestContext, podman: Podman, api: MessagesApi, withInit: boolean): Promise<Running> {
+  const name = `agent-cockpit-test-${randomUUID().slice(0, 8)}`;
+  const data = mkdtempSync(path.join(os.tmpdir(), 'deploy-data-'));
+  chmodSync(data, 0o755);
+  t.after(async () => {
+    await podman.run(['rm', '--force', '--time', '0', name]);
+    rmSync(data, { recursive: true, force: true });
+  });
+  const port = await freePort();
+  const token = randomUUID();
+  const base = `http://127.0.0.1:${port}`;
+  // Host networking: no CNI/iptables needed here, and the CLI reaches the stand-in on the
+  // host's loopback. PORT moves the API off 3001. No capability is added.
+  const runArgs = ['run', '--detach', '--name', name, '--network', 'host'];
+  runArgs.push(...(withInit ? ['--init'] : composeRunFlags()));
+  runArgs.push(
+    '--env', `PORT=${port}`,
+    '--env', 'HOST=127.0.0.1',
+    '--env', 'ANTHROPIC_API_KEY=sk-ant-deploy-test',
+    '--env', `ANTHROPIC_BASE_URL=${api.url}`,
+    '--env', 'CLAUDE_CODE_MAX_RETRIES=0',
+    '--env', `API_TOKEN=${token}`,
+    '--env', 'KILL_GRACE_MS=2000',
+    '--env', `COMMAND_TIMEOUT_MS=${COMMAND_TIMEOUT_MS}`,
+    '--volume', `${data}:/data`,
+    IMAGE,
+  );
+  await podman.ok(runArgs);
+  // The services' and s6's lines are on stdout, in order; stderr has the entrypoint's.
+  const logs = async (): Promise<string> => {
+    const result = await podman.run(['logs', name]);
+    return `${result.stdout}\n--- stderr ---\n${result.stderr}`;
+  };
+  await waitFor('/health', START_DEADLINE_MS, () => healthy(`${base}/health`)).catch(async (err: Error) => assert.fail(`${err.message}\n${await logs()}`));
+  return {
+    name,
+    base,
+    token,
+    data,
+    logs,
+    command: (text, timeoutMs = COMMAND_TIMEOUT_MS + 10_000) => http(`${base}/command`, { method: 'POST', body: { text }, token, timeoutMs }),
+    status: async () => (await http(`${base}/status`, { token })).body as ApiStatus,
+    // Processes of the agent user, seen inside the container (podman exec runs as root).
+    agentProcesses: async () =>
+      (await podman.run(['exec', name, 'ps', '-u', String(AGENT_UID), '-o', 'pid=,args=']))
+        .stdout.split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+  };
+}
+
+/** The last tool_result the CLI sent the stand-in. */
+function lastToolOutput(api: MessagesApi): string {
+  const results = api.mainRequests().flatMap((r) => toolResults(r));
+  assert.ok(results.length > 0, 'the Bash tool ran');
+  return toolResultText(results.at(-1)!);
+}
 
 void test('the image builds with podman and runs as on docker and on Fly', { skip: podmanSkipReason(), timeout: 25 * 60_000 }, async (t) => {
   const confDir = mkdtempSync(path.join(os.tmpdir(), 'deploy-podman-'));
   t.after(() => rmSync(confDir, { recursive: true, force: true }));
   const podman = new Podman(confDir);
+  const api = await startMessagesApi();
+  t.after(() => api.close());
 
   await ensureBaseImage(podman, BASE_IMAGE, log);
 
@@ -56,91 +162,145 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
   });
 
   for (const withInit of [false, true]) {
-    await t.test(withInit ? 'under --init (entrypoint not PID 1, as on Fly.io)' : 'with the entrypoint as PID 1', async (t) => {
-      const name = `agent-cockpit-test-${randomUUID().slice(0, 8)}`;
-      const data = mkdtempSync(path.join(os.tmpdir(), 'deploy-data-'));
-      chmodSync(data, 0o755);
-      t.after(async () => {
-        await podman.run(['rm', '--force', '--time', '0', name]);
-        rmSync(data, { recursive: true, force: true });
-      });
-      const port = await freePort();
-      const token = randomUUID();
-      const marker = `DEPLOY_CONTAINER_TEST=${randomUUID()}`;
-      const base = `http://127.0.0.1:${port}`;
-
-      // Host networking: no CNI/iptables needed here; PORT moves the API off 3001.
-      const runArgs = ['run', '--detach', '--name', name, '--network', 'host'];
-      if (withInit) runArgs.push('--init');
-      runArgs.push(
-        '--env', `PORT=${port}`,
-        '--env', 'HOST=127.0.0.1',
-        '--env', 'ANTHROPIC_API_KEY=sk-ant-deploy-test',
-        '--env', `API_TOKEN=${token}`,
-        '--env', 'KILL_GRACE_MS=2000',
-        '--env', 'CLAUDE_BIN=/opt/deploy-test/claude',
-        '--env', 'DEPLOY_TEST_SOCKET_DIR=/run/agent-cockpit',
-        // The Playwright command the system prompt gives the agent (system-prompt.ts).
-        '--env', 'PLAYWRIGHT_CLI=/app/node_modules/playwright/cli.js',
-        '--env', marker,
-        '--volume', `${fixtureCli}:/opt/deploy-test/claude:ro`,
-        '--volume', `${data}:/data`,
-        IMAGE,
-      );
-      await podman.ok(runArgs);
-      // The services' and s6's lines are on stdout, in order; stderr has the entrypoint's.
-      const logs = async (): Promise<string> => {
-        const result = await podman.run(['logs', name]);
-        return `${result.stdout}\n--- stderr ---\n${result.stderr}`;
-      };
-      await waitFor('/health', START_DEADLINE_MS, () => healthy(`${base}/health`)).catch(async (err: Error) => assert.fail(`${err.message}\n${await logs()}`));
-
-      const pid1 = (await podman.ok(['exec', name, 'cat', '/proc/1/cmdline'])).stdout.split('\0')[0];
+    await t.test(withInit ? 'under --init (entrypoint not PID 1, as on Fly.io)' : 'as docker-compose.yml runs it (entrypoint as PID 1)', async (t) => {
+      const c = await runContainer(t, podman, api, withInit);
+      const pid1 = (await podman.ok(['exec', c.name, 'cat', '/proc/1/cmdline'])).stdout.split('\0')[0];
       assert.equal(pid1, withInit ? '/run/podman-init' : 's6-svscan', 'PID 1 in the container');
-      assert.equal((await podman.run(['healthcheck', 'run', name])).code, 0, "the image's HEALTHCHECK passes");
+      assert.equal((await podman.run(['healthcheck', 'run', c.name])).code, 0, "the image's HEALTHCHECK passes");
 
-      const answer = await http(`${base}/command`, { method: 'POST', body: { text: 'hello from the container test' }, token, timeoutMs: 30_000 });
-      assert.equal(answer.status, 200, JSON.stringify(answer.body));
-      const text = (answer.body as { text: string }).text;
-      assert.match(text, /^deploy-echo user=agent home=\/home\/agent config=\/data\/claude api_token= socket=denied /, text);
-      assert.equal(statSync(path.join(data, 'claude')).uid, AGENT_UID, 'the Claude config on the volume belongs to the agent');
-
-      // A screenshot as the agent takes it: Playwright on Debian's Chromium, saved in
-      // IMAGES_DIR by the agent, listed and served by the API (group api on the folder).
-      const shot = await http(`${base}/command`, { method: 'POST', body: { text: 'take a screenshot' }, token, timeoutMs: 60_000 });
-      assert.equal(shot.status, 200, JSON.stringify(shot.body));
-      const images = (shot.body as { images: string[] }).images;
-      assert.equal(images.length, 1, JSON.stringify(shot.body));
-      const image = images[0]!;
-      const imagePath = image.startsWith('http') ? new URL(image).pathname : image.startsWith('/') ? image : `/images/${image}`;
-      const png = await fetch(`${base}${imagePath}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
-      assert.equal(png.status, 200);
-      assert.equal(png.headers.get('content-type'), 'image/png');
-      const bytes = Buffer.from(await png.arrayBuffer());
-      assert.deepEqual([...bytes.subarray(1, 4)], [...Buffer.from('PNG')], 'a real PNG');
-
-      // A job that would run for minutes, and its setsid'd escapee.
-      const hanging = http(`${base}/command`, { method: 'POST', body: { text: 'please hang' }, token, timeoutMs: STOP_TIMEOUT_S * 1000 });
-      await waitFor('the hanging job', 20_000, () => {
-        const sleeps = pidsWithEnv(marker).filter((pid) => procInfo(pid)?.cmdline === 'sleep 300');
-        return sleeps.length >= 2 ? sleeps : undefined;
+      await t.test('the ownership layers: the agent uid and the reaper, no ptrace, nothing escapes', async () => {
+        const s = (await c.status()).supervisor;
+        log(`${withInit ? '--init' : 'compose'}: ownership ${JSON.stringify(s.ownership)}; warnings ${JSON.stringify(s.warnings)}`);
+        assert.equal(s.ownership.agentUid, AGENT_UID);
+        assert.equal(s.ownership.subreaper, true);
+        assert.equal(s.ownership.environ, false, 'no CAP_SYS_PTRACE: the marker is unreadable, and that is said');
+        assert.equal(s.ownership.contained, true);
+        assert.ok(!s.warnings.some((w) => /escape|outlive/.test(w)), s.warnings.join('\n'));
+        const startup = await c.logs();
+        assert.match(startup, /"layer":"environ"/, 'the missing environ layer is a warn line');
       });
 
-      const stop = await podman.run(['stop', '--time', String(STOP_TIMEOUT_S), name]);
+      await t.test('the agent is user agent, with its config on the volume, no API_TOKEN and no way to the socket', async () => {
+        api.script([
+          {
+            tools: [
+              bash(
+                'echo "user=$(id -un) home=$HOME config=${CLAUDE_CONFIG_DIR:-} api_token=${API_TOKEN:+set} ' +
+                  'socket=$(ls /run/agent-cockpit >/dev/null 2>&1 && echo reachable || echo denied)"',
+                'Who am I',
+              ),
+            ],
+          },
+          { text: 'checked' },
+        ]);
+        const answer = await c.command('who are you');
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal(lastToolOutput(api).trim(), 'user=agent home=/home/agent config=/data/claude api_token= socket=denied');
+        assert.equal(statSync(path.join(c.data, 'claude')).uid, AGENT_UID, 'the Claude config on the volume belongs to the agent');
+      });
+
+      await t.test('a screenshot as the agent takes it: Playwright on Debian Chromium, listed and served', async () => {
+        const port = new URL(c.base).port;
+        api.script([
+          {
+            tools: [
+              bash(`/app/node_modules/playwright/cli.js screenshot --full-page http://127.0.0.1:${port}/health /data/images/deploy-shot-${port}.png`, 'Screenshot'),
+            ],
+          },
+          { text: 'Here it is.' },
+        ]);
+        const shot = await c.command('take a screenshot');
+        assert.equal(shot.status, 200, JSON.stringify(shot.body));
+        const images = (shot.body as { images: string[] }).images;
+        assert.equal(images.length, 1, `${JSON.stringify(shot.body)} ${lastToolOutput(api)}`);
+        const png = await fetch(`${c.base}${images[0]!}`, { headers: { authorization: `Bearer ${c.token}` }, signal: AbortSignal.timeout(5000) });
+        assert.equal(png.status, 200);
+        assert.equal(png.headers.get('content-type'), 'image/png');
+        const bytes = Buffer.from(await png.arrayBuffer());
+        assert.deepEqual([...bytes.subarray(1, 4)], [...Buffer.from('PNG')], 'a real PNG');
+      });
+
+      await t.test("a successful job's leftovers (setsid, &, nohup) are gone within 1.5 s of the answer and counted", async () => {
+        const token = newToken();
+        api.script([
+          {
+            tools: [
+              bash(
+                `setsid sleep ${token}.1 >/dev/null 2>&1 </dev/null & sleep ${token}.2 >/dev/null 2>&1 & ` +
+                  `nohup sleep ${token}.3 >/dev/null 2>&1 & echo started`,
+                'Start three servers',
+              ),
+            ],
+          },
+          { text: 'Servers started.' },
+        ]);
+        const answer = await c.command('start the servers');
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        await gone(token, 1500);
+        const last = (await c.status()).recentJobs[0]!;
+        assert.ok(last.leftoversKilled >= 3, `leftoversKilled ${last.leftoversKilled}`);
+      });
+
+      await t.test('a timed-out fork storm with an empty-environment escapee leaves nothing', async () => {
+        const token = newToken();
+        api.script([
+          {
+            tools: [
+              bash(
+                `for i in $(seq 200); do sleep ${token}.6 >/dev/null 2>&1 & done; ` +
+                  `(while :; do sleep ${token}.5 >/dev/null 2>&1 & sleep 0.02; done) >/dev/null 2>&1 & ` +
+                  `env -i /bin/sh -c "setsid /bin/sh -c 'sleep ${token}.7 & exit 0' & exit 0" </dev/null >/dev/null 2>&1; ` +
+                  `sleep ${token}.8`,
+                'Build everything',
+              ),
+            ],
+          },
+          { text: 'never reached' },
+        ]);
+        const answer = await c.command('build everything');
+        assert.equal(answer.status, 408, JSON.stringify(answer.body));
+        await gone(token, 1000);
+      });
+
+      await t.test('the supervisor SIGKILLed mid-job: nothing of the old job 2 s after s6 restarts it; the next job runs alone', async () => {
+        const token = newToken();
+        api.script([{ tools: [bash(`setsid sleep ${token}.1 >/dev/null 2>&1 </dev/null & sleep ${token}.2`, 'Wait')] }, { text: 'never reached' }]);
+        const pending = c.command('wait a while');
+        await waitFor('the job', 20_000, () => (left(token).length >= 2 ? true : undefined), 50);
+        const before = (await c.status()).supervisor;
+        await podman.ok(['exec', c.name, 's6-svc', '-k', '/run/s6/services/supervisor']);
+        const relay = await pending;
+        assert.equal(relay.status, 503, JSON.stringify(relay.body));
+        const restartedAt = await waitFor('s6 to restart the supervisor', 20_000, async () => {
+          const s = (await c.status().catch(() => null))?.supervisor;
+          return s?.reachable === true && s.pid !== before.pid ? Date.now() : undefined;
+        }, 50);
+        await gone(token, Math.max(0, restartedAt + 2000 - Date.now()));
+        assert.deepEqual(await c.agentProcesses(), [], 'no process of the agent user is left');
+        api.script([{ text: 'alone' }]);
+        const next = await c.command('are you alone?');
+        assert.equal(next.status, 200, JSON.stringify(next.body));
+        assert.equal((next.body as { text: string }).text, 'alone');
+      });
+
+      // A job that would run for minutes, then the container is stopped.
+      const token = newToken();
+      api.script([{ tools: [bash(`setsid sleep ${token}.1 >/dev/null 2>&1 </dev/null & sleep ${token}.2`, 'Wait')] }, { text: 'never reached' }]);
+      const hanging = c.command('please hang', STOP_TIMEOUT_S * 1000);
+      await waitFor('the hanging job', 20_000, () => (left(token).length >= 2 ? true : undefined), 50);
+      const stop = await podman.run(['stop', '--time', String(STOP_TIMEOUT_S), c.name]);
       log(`podman stop${withInit ? ' (--init)' : ''}: ${stop.durationMs} ms`);
       assert.equal(stop.code, 0, stop.stderr);
       assert.ok(stop.durationMs < STOP_TIMEOUT_S * 1000, `stopped within ${STOP_TIMEOUT_S} s (took ${stop.durationMs} ms)`);
-      const state = (await podman.ok(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', name])).stdout.trim();
+      const state = (await podman.ok(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', c.name])).stdout.trim();
       assert.equal(state, 'exited 0', 'exited by itself with status 0, not killed (137)');
-
       const relay = await hanging;
       assert.equal(relay.status, 503, JSON.stringify(relay.body));
-      const output = (await podman.ok(['logs', name])).stdout;
+      const output = (await podman.ok(['logs', c.name])).stdout;
       const order = ['s6: shutting down', 's6: supervisor exited (code 0, signal 0)', 's6: api exited (code 0, signal 0)', 's6: all services down'].map((line) =>
-        output.indexOf(line),
+        output.lastIndexOf(line),
       );
       assert.ok(order.every((at, i) => at !== -1 && (i === 0 || at > order[i - 1]!)), `ordered shutdown in the logs:\n${output}`);
-      assert.deepEqual(pidsWithEnv(marker), [], 'no process of the container is left');
     });
   }
 });

@@ -19,7 +19,9 @@ const servicesDir = path.join(overlay, 'etc/s6/services');
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL/i;
 const SECRETS = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'API_TOKEN'];
 
-const dockerfile = parseDockerfile(read('docker/Dockerfile'));
+const instructions = parseDockerfile(read('docker/Dockerfile'));
+/** The image's own stage, from the last FROM on (the stages before it build parts of it). */
+const dockerfile = instructions.slice(instructions.map((i) => i.keyword).lastIndexOf('FROM'));
 const packageJson = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
 const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
 
@@ -81,11 +83,12 @@ function megabytes(value: unknown): number {
 
 void describe('Dockerfile', () => {
   void test('defaults to an official Node 22 Debian bookworm base, overridable', () => {
-    const arg = dockerfile.find((i) => i.keyword === 'ARG' && keyValues(i).has('BASE_IMAGE'));
+    const arg = instructions.find((i) => i.keyword === 'ARG' && keyValues(i).has('BASE_IMAGE'));
     assert.ok(arg, 'ARG BASE_IMAGE');
-    assert.ok(dockerfile.indexOf(arg) < indexOf((i) => i.keyword === 'FROM', 'FROM'), 'ARG before FROM');
+    assert.ok(instructions.indexOf(arg) < instructions.findIndex((i) => i.keyword === 'FROM'), 'ARG before FROM');
     assert.match(keyValues(arg).get('BASE_IMAGE') ?? '', /^node:22(\.\d+)*-bookworm(-slim)?$/);
-    assert.equal(only('FROM').args.trim(), '${BASE_IMAGE}');
+    for (const from of instructions.filter((i) => i.keyword === 'FROM')) assert.match(from.args.trim(), /^\$\{BASE_IMAGE\}( AS \w+)?$/);
+    assert.equal(only('FROM').args.trim(), '${BASE_IMAGE}', 'the image itself has no stage name');
   });
 
   void test('installs Chromium, fonts, git, s6 and execline from Debian, and cleans apt', () => {
@@ -138,7 +141,7 @@ void describe('Dockerfile', () => {
   });
 
   void test('bundles the services after copying every source (s6 runs dist/*.mjs)', () => {
-    const build = indexOf((i) => i.keyword === 'RUN' && /^node scripts\/build\.mjs$/.test(i.args.trim()), 'RUN node scripts/build.mjs');
+    const build = indexOf((i) => i.keyword === 'RUN' && /^node scripts\/build\.mjs\b/.test(i.args.trim()), 'RUN node scripts/build.mjs');
     for (const dir of ['common/', 'supervisor/src/', 'api/src/', 'scripts/build.mjs', 'scripts/start.ts']) {
       const copy = indexOf((i) => i.keyword === 'COPY' && i.args.includes(dir), `COPY ${dir}`);
       assert.ok(copy < build, `${dir} is copied before the build`);
@@ -154,7 +157,7 @@ void describe('Dockerfile', () => {
       .map((l) => l.slice(1).replace(/\/$/, ''));
     assert.ok(read('.dockerignore').split('\n').includes('*'), '.dockerignore starts from nothing (an allowlist)');
     assert.ok(!allowed.some((a) => a.startsWith('.env')), '.env never enters the build context');
-    for (const copy of all('COPY')) {
+    for (const copy of instructions.filter((i) => i.keyword === 'COPY' && !splitFlags(i.args).flags.has('from'))) {
       const argv = execForm(copy.args) ?? shellWords(splitFlags(copy.args).rest);
       for (const source of argv.slice(0, -1)) {
         const clean = source.replace(/\/$/, '');
@@ -162,6 +165,17 @@ void describe('Dockerfile', () => {
         assert.ok(allowed.some((a) => clean === a || clean.startsWith(`${a}/`)), `${source} is in the .dockerignore allowlist`);
       }
     }
+  });
+
+  void test("builds the per-job reaper in a stage of its own and ships only the binary, beside the bundles", () => {
+    const stage = instructions.findIndex((i) => i.keyword === 'FROM' && /\bAS reaper$/.test(i.args.trim()));
+    assert.notEqual(stage, -1, 'a reaper stage');
+    const gcc = instructions.slice(stage).find((i) => i.keyword === 'RUN' && /\bgcc\b.*reaper\.c/.test(i.args));
+    assert.ok(gcc, 'gcc builds reaper.c there');
+    const copy = indexOf((i) => i.keyword === 'COPY' && splitFlags(i.args).flags.get('from')?.[0] === 'reaper', 'COPY --from=reaper');
+    assert.match(dockerfile[copy]!.args, /\.\/dist\/agent-cockpit-reaper$/);
+    assert.ok(!all('RUN').some((i) => /apt-get install[^&]*\bgcc\b/.test(i.args)), 'no compiler in the image itself');
+    assert.equal(imageEnv().get('AGENT_USER_DEDICATED'), '1', 'the agent user runs nothing but jobs: its uid names them');
   });
 
   void test('bakes in no secret', () => {
@@ -302,6 +316,14 @@ void describe('docker-compose.yml', () => {
     assert.ok(['always', 'unless-stopped', 'on-failure'].includes(String(service.restart)));
     assert.ok(seconds(service.stop_grace_period) >= seconds((parseToml(read('fly.toml')) as Record<string, unknown>).kill_timeout));
     assert.ok((service.volumes as string[]).some((v) => String(v).endsWith(':/data')));
+  });
+
+  void test('no new privileges, a pids limit, and no extra capability', () => {
+    const service = services[0]!;
+    assert.ok((service.security_opt as string[]).some((o) => /^no-new-privileges(:true)?$/.test(o)));
+    assert.ok(Number(service.pids_limit) >= 1024, `pids_limit ${String(service.pids_limit)}`);
+    assert.equal(service.cap_add, undefined, 'the ownership layers need no capability (no SYS_PTRACE)');
+    assert.equal(service.privileged, undefined);
   });
 });
 
