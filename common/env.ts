@@ -1,15 +1,18 @@
 // Reading settings from the environment: each reader names the variable and what it
-// accepts when a value is bad, so a misconfigured service says exactly what to fix.
+// accepts when a value is bad, so a misconfigured service says exactly what to fix. The
+// value itself is never repeated: a secret pasted into the wrong variable must not reach
+// a log.
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
+  /** `value` only tells whether the variable was set; it is neither kept nor shown. */
   constructor(
     readonly variable: string,
     readonly accepts: string,
-    readonly value: string | undefined,
+    value: string | undefined,
   ) {
-    super(`${variable}: expected ${accepts}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
+    super(`${variable}: expected ${accepts}${value === undefined ? ', but it is unset' : ' (the value given is not shown)'}`);
     this.name = 'ConfigError';
   }
 }

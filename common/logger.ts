@@ -1,10 +1,15 @@
-// One logger for both processes: pino JSON on stdout, pretty only when a person is
-// watching a terminal. Field vocabulary (use these names, nothing else, for these facts):
+// One logger for both processes: pino JSON on stdout (through log-destination.ts, which
+// never lets stdout hold a process up), pretty only when a person is watching a terminal.
+// Field vocabulary (use these names, nothing else, for these facts):
 //   servicePid (the logging process) jobId pid (the CLI) reason exitCode signal durationMs rssBytes peakRssBytes cpuPercent
 //   processCount processesKilled leftoversKilled promptChars outputBytes truncated
-//   socketPath port statusCode method url err
+//   socketPath port host statusCode method url err path layer (an ownership layer) agentUser
+//   removedCount removedBytes (pruned images) droppedLines (logs stdout could not take)
 // The prompt text and secrets never appear at info level or above.
 import pino, { type Logger } from 'pino';
+import { isatty } from 'node:tty';
+import { prettyFactory } from 'pino-pretty';
+import { LogDestination } from './log-destination.ts';
 
 export type { Logger };
 
@@ -26,14 +31,22 @@ export function createLogger(options: LoggerOptions): Logger {
     censor: '[redacted]',
   };
   if (options.destination) return pino({ level, base, redact }, options.destination);
-  const pretty = options.pretty ?? process.stdout.isTTY === true;
-  if (pretty) {
-    return pino({
-      level,
-      base,
-      redact,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
-    });
-  }
-  return pino({ level, base, redact });
+  // pino-pretty in this thread (no transport worker), through the same bounded writer.
+  const pretty = options.pretty ?? isatty(1);
+  const format = pretty ? prettyFactory({ colorize: true, translateTime: 'SYS:HH:MM:ss.l' }) : undefined;
+  const destination = new LogDestination(1, format);
+  destinations.push(destination);
+  return pino({ level, base, redact }, destination);
+}
+
+const destinations: LogDestination[] = [];
+
+/** Before process.exit(): let stdout take what is queued, but never wait past `deadlineMs`. */
+export async function flushLogs(deadlineMs = 500): Promise<void> {
+  await Promise.all(destinations.map((d) => d.flush(deadlineMs)));
+}
+
+/** Exit once the logs are out, or after `deadlineMs` if stdout will not take them. */
+export function exitAfterLogs(code: number, deadlineMs = 500): void {
+  void flushLogs(deadlineMs).then(() => process.exit(code));
 }

@@ -1,7 +1,8 @@
 // `npm start`: both processes on one machine, the way s6 runs them in the image.
 // The supervisor first; the API once the supervisor's socket answers GET /health.
 // SIGTERM/SIGINT are forwarded once to both; if either dies on its own, the other gets
-// SIGTERM and we exit 1; after a signal-driven shutdown where both exit 0, we exit 0.
+// SIGTERM and we exit 1; after a signal-driven shutdown where both exit 0, we exit 0. If
+// this launcher dies however it dies (SIGKILL too), both services notice and stop.
 //
 // The children run in their own process groups (detached): a signal sent to our whole
 // group (Ctrl-C in a terminal, `kill -TERM -PGID`) reaches only us, and each child gets
@@ -19,7 +20,8 @@ import { SupervisorClient } from '../api/src/supervisor-client.ts';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
-// Validate the API's settings before starting anything (missing credentials exit 1 here).
+// Validate the API's settings before starting anything (a bad HOST or API_TOKEN exits 1 here);
+// the supervisor checks its own, the Claude credentials among them, and exits 1 on its own.
 const apiConfig = loadOrExit(() => loadConfig(process.env), 'start');
 const killGraceMs = loadOrExit(() => readInt(process.env, 'KILL_GRACE_MS', 5000, 0, 300_000), 'start');
 
@@ -43,10 +45,24 @@ function serviceArgv(name: 'supervisor' | 'api'): string[] {
   return ['--import', 'tsx', path.join(ROOT, name, 'src', 'main.ts')];
 }
 
+/** Never in a service's environment that does not need it: the supervisor has no use for
+ *  the API's token, the API none for the Claude credentials (only the CLI does). */
+const NOT_FOR: Record<'supervisor' | 'api', readonly string[]> = {
+  supervisor: ['API_TOKEN'],
+  api: ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_AUTH_TOKEN'],
+};
+
+function serviceEnv(name: 'supervisor' | 'api'): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENT_COCKPIT_LAUNCHER_PID: String(process.pid) };
+  for (const key of NOT_FOR[name]) delete env[key];
+  return env;
+}
+
 function launch(name: 'supervisor' | 'api'): Managed {
   const child = spawn(process.execPath, serviceArgv(name), {
     cwd: ROOT,
-    env: process.env,
+    // Each service stops by itself when this launcher is gone (common/parent-watch.ts).
+    env: serviceEnv(name),
     stdio: 'inherit',
     detached: true,
   });

@@ -2,7 +2,8 @@
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from '../../common/logger.ts';
-import { bearerMatches } from './auth.ts';
+import { bearerMatches, countHeader } from './auth.ts';
+import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
 import type { ImageIndex } from './images/image-index.ts';
 import { JobImages } from './job-images.ts';
@@ -23,6 +24,11 @@ export interface AppDeps {
   /** Bearer token for every route but /health; undefined disables auth. */
   apiToken: string | undefined;
   bodyLimitBytes: number;
+  /** Longest a client may take to send a whole request, and its headers (not the answer). */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Most images one answer lists. */
+  maxImagesPerAnswer: number;
   version: string;
   startedAtMs: number;
 }
@@ -49,17 +55,24 @@ export function build(deps: AppDeps): FastifyInstance {
     // Types are checked, never coerced: `{"text": 1}` is a 400, not the prompt "1".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 1000 },
+    // A client that trickles its request in is cut off (408 request_timeout); the answer
+    // itself may take minutes (POST /command waits for the job), which these do not limit.
+    requestTimeout: deps.requestTimeoutMs,
+    http: { requestTimeout: deps.requestTimeoutMs, headersTimeout: deps.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    clientErrorHandler: answerClientError,
     // Errors raised before routing (an undecodable URL) get the same body as any other.
     frameworkErrors: (err, _request, reply) => {
       const { statusCode, body } = toErrorReply(err);
       void (reply as FastifyReply).code(statusCode).send(body);
     },
   });
-  const ctx: RouteContext = { ...deps, jobImages: new JobImages(deps.images) };
+  const ctx: RouteContext = { ...deps, jobImages: new JobImages(deps.images, deps.maxImagesPerAnswer) };
 
   app.addHook('onRequest', async (request) => {
     const path = pathOf(request.url);
     if (path === '/health') return;
+    // Node keeps the first of several Authorization headers: a second, wrong one must not ride along.
+    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw errors.badRequest('More than one Authorization header');
     if (deps.apiToken !== undefined && !bearerMatches(deps.apiToken, request.headers.authorization)) {
       throw errors.unauthorized();
     }

@@ -14,3 +14,10 @@ export function bearerMatches(expected: string, authorization: string | undefine
   const same = timingSafeEqual(digest(expected), digest(given));
   return same && given !== '';
 }
+
+/** How many times a header occurs in the raw request (Node merges or drops repeats). */
+export function countHeader(rawHeaders: readonly string[], name: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === name) n += 1;
+  return n;
+}

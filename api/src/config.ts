@@ -1,9 +1,7 @@
 // The API's settings, read once from the environment into one frozen object. Units are in
 // the names. A bad value throws ConfigError naming the variable (main.ts exits 1 on it).
+import { defaultPaths } from '../../common/defaults.ts';
 import { ConfigError, readInt, readOptional, readPath, readString, type Env } from '../../common/env.ts';
-
-/** Where the supervisor listens unless SUPERVISOR_SOCKET says otherwise (same default as the supervisor's). */
-export const DEFAULT_SUPERVISOR_SOCKET = '/tmp/agent-cockpit/supervisor.sock';
 
 export interface ApiConfig {
   port: number;
@@ -19,31 +17,57 @@ export interface ApiConfig {
   logLevel: string;
   /** Longest the API waits for in-flight requests on SIGTERM before exiting anyway. */
   shutdownTimeoutMs: number;
+  /** Longest a client may take to send a whole request (headers and body); not the answer. */
+  requestTimeoutMs: number;
+  /** Longest a client may take to send the headers. */
+  headersTimeoutMs: number;
+  /** Most images one answer lists (the newest are kept; `imagesTruncated` says so). */
+  maxImagesPerAnswer: number;
+}
+
+/** Loopback only: what a server without a token may listen on. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function loadConfig(env: Env): ApiConfig {
-  if (readOptional(env, 'ANTHROPIC_API_KEY') === undefined && readOptional(env, 'CLAUDE_CODE_OAUTH_TOKEN') === undefined) {
-    throw new ConfigError('ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN', 'one of them to be set (the Claude Code CLI needs credentials)', undefined);
-  }
+export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): ApiConfig {
+  // No Claude credential here: the supervisor checks them, and only the CLI gets them.
   const apiToken = readOptional(env, 'API_TOKEN');
   if (apiToken !== undefined && apiToken.length < 16) {
-    throw new ConfigError('API_TOKEN', 'at least 16 characters (or unset to disable auth)', '[redacted]');
+    throw new ConfigError('API_TOKEN', 'at least 16 characters (or unset to disable auth)', apiToken);
   }
   const logLevel = readString(env, 'LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `one of ${LOG_LEVELS.join(', ')}`, logLevel);
-  const host = readString(env, 'HOST', '0.0.0.0');
+  // Without a token anyone who reaches the port runs the agent: loopback only, then.
+  const hostRaw = readOptional(env, 'HOST');
+  const host = hostRaw ?? (apiToken === undefined ? '127.0.0.1' : '0.0.0.0');
+  if (apiToken === undefined && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      'HOST',
+      'a loopback address (127.0.0.1, ::1, localhost) while API_TOKEN is unset: without a token anyone who can reach the port can run the agent; set API_TOKEN to listen elsewhere',
+      hostRaw,
+    );
+  }
+  const defaults = defaultPaths(uid);
+  const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
+  const headersTimeoutMs = readInt(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HEADERS_TIMEOUT_MS', 'at most REQUEST_TIMEOUT_MS', env.HEADERS_TIMEOUT_MS);
   return Object.freeze({
     port: readInt(env, 'PORT', 3001, 0, 65535),
     host,
-    supervisorSocket: readPath(env, 'SUPERVISOR_SOCKET', DEFAULT_SUPERVISOR_SOCKET),
+    supervisorSocket: readPath(env, 'SUPERVISOR_SOCKET', defaults.socketPath),
     supervisorTimeoutMs: readInt(env, 'SUPERVISOR_TIMEOUT_MS', 900, 50, 60_000),
     apiToken,
     bodyLimitBytes: readInt(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    imagesDir: readPath(env, 'IMAGES_DIR', '/tmp/images'),
-    workspaceDir: readPath(env, 'WORKSPACE_DIR', '/tmp/agent-cockpit/workspace'),
+    imagesDir: readPath(env, 'IMAGES_DIR', defaults.imagesDir),
+    workspaceDir: readPath(env, 'WORKSPACE_DIR', defaults.workspaceDir),
     logLevel,
     shutdownTimeoutMs: readInt(env, 'API_SHUTDOWN_TIMEOUT_MS', 5000, 100, 300_000),
+    requestTimeoutMs,
+    headersTimeoutMs,
+    maxImagesPerAnswer: readInt(env, 'MAX_IMAGES_PER_ANSWER', 20, 1, 1000),
   });
 }

@@ -13,26 +13,38 @@ const WINDOW_SLACK_MS = 10;
 
 type Window = Pick<JobView, 'id' | 'state' | 'startedAt' | 'endedAt'>;
 
+/** A job's images as an answer lists them: the newest `max`, oldest first; `truncated` if there were more. */
+export interface ImageList {
+  urls: string[];
+  truncated: boolean;
+}
+
+/** The newest `max` of a list that is oldest first. Pure. */
+export function newest(urls: string[], max: number): ImageList {
+  return urls.length <= max ? { urls, truncated: false } : { urls: urls.slice(urls.length - max), truncated: true };
+}
+
 export class JobImages {
-  private readonly finished = new Map<string, string[]>();
+  private readonly finished = new Map<string, ImageList>();
   /** End times (ms) of finished jobs seen, newest last; bounded like `finished`. */
   private readonly ends: number[] = [];
 
   constructor(
     private readonly index: ImageIndex,
+    private readonly maxPerAnswer = 20,
     private readonly maxJobs = 200,
   ) {}
 
-  async forJob(view: Window): Promise<string[]> {
+  async forJob(view: Window): Promise<ImageList> {
     if (view.state !== 'finished' || view.endedAt === null) {
       const [from] = this.window(view);
-      return this.index.listFromMemory(from, Date.now() + WINDOW_SLACK_MS);
+      return newest(this.index.listFromMemory(from, Date.now() + WINDOW_SLACK_MS), this.maxPerAnswer);
     }
     const known = this.finished.get(view.id);
     if (known !== undefined) return known;
     this.noteEnd(view);
     const [from, to] = this.window(view);
-    const list = await this.index.listAfterScan(from, to);
+    const list = newest(await this.index.listAfterScan(from, to), this.maxPerAnswer);
     this.finished.set(view.id, list);
     if (this.finished.size > this.maxJobs) {
       const oldest = this.finished.keys().next();
@@ -44,10 +56,10 @@ export class JobImages {
   /** Without I/O, for /status: what is known, or what memory says. */
   known(view: Window): string[] {
     const known = this.finished.get(view.id);
-    if (known !== undefined) return known;
+    if (known !== undefined) return known.urls;
     this.noteEnd(view);
     const [from, to] = this.window(view);
-    return this.index.listFromMemory(from, to);
+    return newest(this.index.listFromMemory(from, to), this.maxPerAnswer).urls;
   }
 
   /** Record that a job ended (the API also learns ends from /status). */

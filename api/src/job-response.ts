@@ -49,8 +49,10 @@ export function isSuccess(view: JobView): boolean {
 }
 
 /** The answer for a finished job (POST /command and GET /jobs/:id alike). */
-export function finishedJobReply(view: JobView, images: string[]): JobReply {
+export function finishedJobReply(view: JobView, images: string[], imagesTruncated = false): JobReply {
   const jobId = view.id;
+  // Only the newest MAX_IMAGES_PER_ANSWER images are listed; the flag says more were made.
+  const more = imagesTruncated ? { imagesTruncated: true } : {};
   const durationMs = Math.round(view.durationMs);
   if (isSuccess(view)) {
     return {
@@ -59,6 +61,7 @@ export function finishedJobReply(view: JobView, images: string[]): JobReply {
       body: {
         text: view.text ?? '',
         images,
+        ...more,
         exitCode: 0,
         durationMs,
         jobId,
@@ -85,6 +88,7 @@ export function finishedJobReply(view: JobView, images: string[]): JobReply {
           message: view.errorMessage ?? `Command timed out after ${durationMs}ms`,
           text: partialText(view),
           images,
+          ...more,
           durationMs,
           jobId,
           ...sessionFields(view),
@@ -99,6 +103,7 @@ export function finishedJobReply(view: JobView, images: string[]): JobReply {
           message: view.errorMessage ?? 'Command exceeded the memory limit',
           text: partialText(view),
           images,
+          ...more,
           peakRssBytes: view.peakRssBytes,
           durationMs,
           jobId,
@@ -113,6 +118,7 @@ export function finishedJobReply(view: JobView, images: string[]): JobReply {
           message: view.errorMessage ?? 'The service shut down while the command ran',
           text: partialText(view),
           images,
+          ...more,
           durationMs,
           jobId,
         },
@@ -149,7 +155,7 @@ export function finishedJobReply(view: JobView, images: string[]): JobReply {
 }
 
 /** The answer for a job still running (GET /jobs/:id): 202 with its live state. */
-export function runningJobReply(view: JobView, images: string[]): JobReply {
+export function runningJobReply(view: JobView, images: string[], imagesTruncated = false): JobReply {
   return {
     statusCode: 202,
     outcome: 'running',
@@ -160,13 +166,14 @@ export function runningJobReply(view: JobView, images: string[]): JobReply {
       durationMs: Math.round(view.durationMs),
       text: partialText(view),
       images,
+      ...(imagesTruncated ? { imagesTruncated: true } : {}),
       progress: view.progress,
     },
   };
 }
 
-export function jobReply(view: JobView, images: string[]): JobReply {
-  return view.state === 'finished' ? finishedJobReply(view, images) : runningJobReply(view, images);
+export function jobReply(view: JobView, images: string[], imagesTruncated = false): JobReply {
+  return view.state === 'finished' ? finishedJobReply(view, images, imagesTruncated) : runningJobReply(view, images, imagesTruncated);
 }
 
 /** Outcome label for a job summary in /status (no images or text needed). */

@@ -5,20 +5,24 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadOrExit } from '../../common/env.ts';
-import { createLogger } from '../../common/logger.ts';
+import { createLogger, exitAfterLogs } from '../../common/logger.ts';
+import { stopWithLauncher } from '../../common/parent-watch.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
 import { build } from './app.ts';
 import { loadConfig } from './config.ts';
 import { ImageIndex } from './images/image-index.ts';
 import { ShutdownState } from './shutdown.ts';
 import { SupervisorClient } from './supervisor-client.ts';
-import { SystemSampler } from './system-info.ts';
+import { protectedHardlinks, SystemSampler } from './system-info.ts';
 
 const startedAtMs = Date.now();
 const config = loadOrExit(() => loadConfig(process.env), 'api');
 const logger = createLogger({ name: 'api', level: config.logLevel });
 const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
+if (protectedHardlinks() !== true) {
+  logger.warn({}, 'fs.protected_hardlinks is not 1: an agent could hard-link a file it cannot read into IMAGES_DIR (GET /images still refuses hard links)');
+}
 const images = new ImageIndex({ dir: config.imagesDir, logger });
 await images.start();
 const shutdown = new ShutdownState();
@@ -30,6 +34,9 @@ const app = build({
   shutdown,
   apiToken: config.apiToken,
   bodyLimitBytes: config.bodyLimitBytes,
+  requestTimeoutMs: config.requestTimeoutMs,
+  headersTimeoutMs: config.headersTimeoutMs,
+  maxImagesPerAnswer: config.maxImagesPerAnswer,
   version,
   startedAtMs,
 });
@@ -39,14 +46,14 @@ async function close(signal: string): Promise<void> {
   shutdown.begin();
   const deadline = setTimeout(() => {
     logger.error({ durationMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
-    process.exit(1);
+    exitAfterLogs(1, 100);
   }, config.shutdownTimeoutMs);
   deadline.unref();
   await app.close();
   await images.close();
   logger.info('api stopped');
-  // pino writes synchronously to stdout by default; nothing is lost by exiting here.
-  process.exit(0);
+  // The logs are written asynchronously (common/log-destination.ts): give stdout a moment.
+  exitAfterLogs(0);
 }
 
 let signalled = false;
@@ -54,12 +61,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (signalled) {
       logger.warn({ signal }, 'second signal; exiting now');
-      process.exit(1);
+      exitAfterLogs(1, 100);
+      return;
     }
     signalled = true;
     close(signal).catch((err: unknown) => {
       logger.error({ err }, 'shutdown failed');
-      process.exit(1);
+      exitAfterLogs(1, 100);
     });
   });
 }
@@ -68,8 +76,13 @@ try {
   await app.listen({ port: config.port, host: config.host });
 } catch (err) {
   logger.fatal({ err, port: config.port }, 'cannot listen');
-  process.exit(1);
+  exitAfterLogs(1);
+  await new Promise(() => undefined); // exiting
 }
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.port;
-logger.info({ port, socketPath: config.supervisorSocket, auth: config.apiToken !== undefined }, 'api listening');
+logger.info({ port, host: config.host, socketPath: config.supervisorSocket, auth: config.apiToken !== undefined }, 'api listening');
+stopWithLauncher(process.env, () => {
+  logger.warn({}, 'the launcher (npm start) is gone: shutting down');
+  process.kill(process.pid, 'SIGTERM');
+});

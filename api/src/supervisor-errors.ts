@@ -3,9 +3,10 @@
 import { errors, ForwardedError } from './errors.ts';
 import { SupervisorError, SupervisorUnavailable } from './supervisor-client.ts';
 
-export function fromSupervisor(err: unknown): unknown {
+/** `jobId`: the job the request was about, when one was started (the relay can look it up). */
+export function fromSupervisor(err: unknown, jobId?: string): unknown {
   if (err instanceof SupervisorUnavailable) {
-    return errors.supervisorUnavailable(`The supervisor is not reachable (${err.detail})`);
+    return errors.supervisorUnavailable(`The supervisor is not reachable (${err.detail})`, jobId === undefined ? undefined : { jobId });
   }
   if (!(err instanceof SupervisorError)) return err;
   // Lower-cased: @fastify/error upper-cases codes unless the sender resets them.

@@ -4,6 +4,7 @@
 // use statfs(2) on the folders themselves (one syscall, exactly the right filesystem)
 // rather than systeminformation's fsSize, which spawns `df` (~10 ms here).
 import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import si from 'systeminformation';
 
@@ -15,6 +16,8 @@ export interface DiskInfo {
 
 export interface SystemInfo {
   memory: { totalBytes: number; availableBytes: number };
+  /** fs.protected_hardlinks: no one can hard-link a file they do not own into IMAGES_DIR. */
+  protectedHardlinks: boolean | null;
   loadAverage: number[];
   cpus: number;
   disks: { images: DiskInfo; workspace: DiskInfo };
@@ -28,6 +31,15 @@ async function disk(path: string): Promise<DiskInfo> {
   } catch {
     // The workspace may not exist yet (the supervisor creates it): report unknown.
     return { path, totalBytes: null, freeBytes: null };
+  }
+}
+
+/** The kernel's fs.protected_hardlinks (null when unreadable). GET /images relies on it. */
+export function protectedHardlinks(): boolean | null {
+  try {
+    return readFileSync('/proc/sys/fs/protected_hardlinks', 'utf8').trim() === '1';
+  } catch {
+    return null;
   }
 }
 
@@ -69,6 +81,7 @@ export class SystemSampler {
     const [mem, images, workspace] = await Promise.all([si.mem(), disk(this.imagesDir), disk(this.workspaceDir)]);
     return {
       memory: { totalBytes: mem.total, availableBytes: mem.available },
+      protectedHardlinks: protectedHardlinks(),
       loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100),
       cpus: os.availableParallelism(),
       disks: { images, workspace },

@@ -126,6 +126,7 @@ export async function startSupervisor(name: string, options: SupervisorOptions):
     SUPERVISOR_SOCKET: socketPath,
     CLAUDE_BIN: options.claudeBin,
     IS_SANDBOX: '1',
+    ANTHROPIC_API_KEY: 'bench-not-a-key',
     WORKSPACE_DIR: join(base, 'workspace'),
     IMAGES_DIR: join(base, 'images'),
     ...options.env,
@@ -144,7 +145,7 @@ export async function startApi(name: string, dir: string, socketPath: string, en
   const service = await launch(
     name,
     'dist/api.mjs',
-    { PORT: String(port), HOST: '127.0.0.1', SUPERVISOR_SOCKET: socketPath, IMAGES_DIR: images, ANTHROPIC_API_KEY: 'bench-not-a-key', ...env },
+    { PORT: String(port), HOST: '127.0.0.1', SUPERVISOR_SOCKET: socketPath, IMAGES_DIR: images, ...env },
     tcpTarget(port),
     dir,
   );

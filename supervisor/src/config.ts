@@ -4,6 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ConfigError, type Env, readBool, readInt, readOptional, readPath, readString } from '../../common/env.ts';
+import { defaultPaths } from '../../common/defaults.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
 import { defaultReaperBin } from './ownership/reaper.ts';
 import { lookupGroupId, lookupUser, type UserEntry } from './users.ts';
@@ -24,6 +25,10 @@ export interface SupervisorConfig {
   agentUserDedicated: boolean;
   /** The per-job reaper (supervisor/native/reaper.c); used when it works here. */
   reaperBin: string;
+  /** IMAGES_DIR is pruned to these after each job and at start, oldest first. */
+  imagesRetention: { maxCount: number; maxBytes: number; maxAgeMs: number };
+  /** More variables of our environment to give the agent (AGENT_ENV), beyond the allow-list. */
+  agentEnv: readonly string[];
   isSandbox: boolean;
   maxOutputBytes: number;
   killGraceMs: number;
@@ -61,10 +66,25 @@ function defaultClaudeBin(env: Env, repoRoot: string, isExecutable: (p: string) 
   return 'claude';
 }
 
+/** Never given to the agent, even when AGENT_ENV names them. */
+const NEVER_FOR_THE_AGENT = /^(API_TOKEN|SUPERVISOR_.*)$/;
+
 export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.() ?? -1 }): Readonly<SupervisorConfig> {
   const isExecutable = host.isExecutable ?? isExecutableFile;
+  // The supervisor starts the CLI, so it is the process that needs (and checks) a credential.
+  if (readOptional(env, 'ANTHROPIC_API_KEY') === undefined && readOptional(env, 'CLAUDE_CODE_OAUTH_TOKEN') === undefined) {
+    throw new ConfigError('ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN', 'one of them to be set (the Claude Code CLI needs a credential)', undefined);
+  }
+  const agentEnvRaw = readOptional(env, 'AGENT_ENV');
+  const agentEnv = agentEnvRaw === undefined ? [] : agentEnvRaw.split(/[\s,]+/).filter((n) => n !== '');
+  for (const name of agentEnv) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || NEVER_FOR_THE_AGENT.test(name)) {
+      throw new ConfigError('AGENT_ENV', 'variable names separated by commas or spaces, none of them API_TOKEN or SUPERVISOR_*', agentEnvRaw);
+    }
+  }
 
-  const socketPath = readPath(env, 'SUPERVISOR_SOCKET', '/tmp/agent-cockpit/supervisor.sock');
+  const defaults = defaultPaths(host.uid);
+  const socketPath = readPath(env, 'SUPERVISOR_SOCKET', defaults.socketPath);
   // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
   if (Buffer.byteLength(socketPath) > 107) {
     throw new ConfigError('SUPERVISOR_SOCKET', 'an absolute path of at most 107 bytes', socketPath);
@@ -117,11 +137,17 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
     socketPath,
     socketGid,
     claudeBin,
-    workspaceDir: readPath(env, 'WORKSPACE_DIR', '/tmp/agent-cockpit/workspace'),
-    imagesDir: readPath(env, 'IMAGES_DIR', '/tmp/images'),
+    workspaceDir: readPath(env, 'WORKSPACE_DIR', defaults.workspaceDir),
+    imagesDir: readPath(env, 'IMAGES_DIR', defaults.imagesDir),
     agentUser: agentUser === null ? null : Object.freeze(agentUser),
     agentUserDedicated,
     reaperBin: readPath(env, 'REAPER_BIN', defaultReaperBin(host.repoRoot ?? REPO_ROOT)),
+    agentEnv: Object.freeze(agentEnv),
+    imagesRetention: Object.freeze({
+      maxCount: readInt(env, 'IMAGES_MAX_COUNT', 1000, 1, 1_000_000),
+      maxBytes: readInt(env, 'IMAGES_MAX_MB', 1024, 1, 1024 * 1024) * MIB,
+      maxAgeMs: readInt(env, 'IMAGES_MAX_AGE_DAYS', 7, 1, 3650) * 24 * 3600_000,
+    }),
     isSandbox,
     maxOutputBytes: readInt(env, 'MAX_OUTPUT_BYTES', 10 * MIB, 1024, 1024 * MIB),
     killGraceMs: readInt(env, 'KILL_GRACE_MS', 5000, 0, 300_000),

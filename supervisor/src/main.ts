@@ -2,8 +2,11 @@
 import { chownSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadOrExit } from '../../common/env.ts';
-import { createLogger, type Logger } from '../../common/logger.ts';
+import { createLogger, exitAfterLogs, type Logger } from '../../common/logger.ts';
+import { stopWithLauncher } from '../../common/parent-watch.ts';
+import { checkAgentAccess } from './agent-access.ts';
 import { build } from './app.ts';
+import { pruneImages } from './images-retention.ts';
 import { linkSystemChromium } from './claude/system-chromium.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
 import { ownershipStatus, ownershipWarnings, type LayerName } from './ownership/layers.ts';
@@ -13,7 +16,7 @@ import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
 import { detectLayers } from './probe-layers.ts';
 import { JobRunner } from './runner.ts';
 import { installShutdown } from './shutdown.ts';
-import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError } from './socket.ts';
+import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError, UnsafeSocketDirError } from './socket.ts';
 
 const VERSION = '0.1.0';
 /** Headroom beyond KILL_GRACE_MS for the SIGKILL rounds, draining pipes, closing the socket. */
@@ -60,18 +63,28 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof SocketInUseError) {
       log.fatal({ socketPath: config.socketPath }, 'another supervisor is live on this socket: refusing to start');
+    } else if (err instanceof UnsafeSocketDirError) {
+      log.fatal({ socketPath: config.socketPath }, err.message);
     } else {
       log.fatal({ err, socketPath: config.socketPath }, 'cannot use the socket path');
     }
-    process.exit(1);
+    exitAfterLogs(1);
+    return;
   }
   ensureAgentDir(config.workspaceDir, config, log);
   ensureAgentDir(config.imagesDir, config, log);
+  await pruneImages(config.imagesDir, config.imagesRetention, log);
 
   const { layers, missing } = await detectLayers(config, instanceTag, log);
   const ownership = ownershipStatus(layers);
   for (const [layer, why] of Object.entries(missing) as [LayerName, string][]) {
     log.warn({ layer }, `ownership layer ${layer} missing: ${why}`);
+  }
+  const access = await checkAgentAccess(config, layers.reaperBin, `${instanceTag}:access`);
+  if (access !== null) {
+    log.fatal({ agentUser: config.agentUser?.name ?? null }, `refusing to start: ${access}`);
+    exitAfterLogs(1);
+    return;
   }
   if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir }, 'per-job cgroups enabled');
   await sweepLeftovers(instanceTag, layers, log);
@@ -130,10 +143,14 @@ async function main(): Promise<void> {
     log.fatal({ err }, 'error');
     runner.killNow();
     removeSocket(config.socketPath);
-    process.exit(1);
+    exitAfterLogs(1, 100);
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+  stopWithLauncher(process.env, () => {
+    log.warn({}, 'the launcher (npm start) is gone: shutting down');
+    process.kill(process.pid, 'SIGTERM');
+  });
 }
 
 await main();

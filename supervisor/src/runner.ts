@@ -3,6 +3,7 @@
 // shutdown. Waiters are woken only once a job's whole tree is gone.
 import type { StartJobRequest } from '../../common/protocol.ts';
 import { Busy, JobNotFound, ShuttingDown } from './errors.ts';
+import { pruneImages } from './images-retention.ts';
 import { Job, type JobDeps } from './job/job.ts';
 import { JobHistory } from './history.ts';
 import { newJobId } from './ownership/marker.ts';
@@ -99,6 +100,8 @@ export class JobRunner {
 
   private onFinished(job: Job): void {
     if (this.current === job) this.current = null;
+    // The job's screenshots are the newest: pruning keeps them and drops the oldest.
+    void pruneImages(this.deps.config.imagesDir, this.deps.config.imagesRetention, this.deps.log);
     for (const dropped of this.history.add(job)) {
       const key = dropped.idempotencyKey;
       if (key !== null && this.byKey.get(key) === dropped) this.byKey.delete(key);

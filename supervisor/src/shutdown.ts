@@ -2,7 +2,7 @@
 // close function under a deadline and exits 0; a second signal, or the deadline, exits
 // at once with a non-zero code and says why.
 import { constants } from 'node:os';
-import type { Logger } from '../../common/logger.ts';
+import { exitAfterLogs, type Logger } from '../../common/logger.ts';
 
 export interface ShutdownOptions {
   signals: readonly NodeJS.Signals[];
@@ -14,23 +14,29 @@ export interface ShutdownOptions {
   /** Also called on the second signal, before forceKill: skip the grace period. */
   hurry: () => void;
   deadlineMs: number;
-  exit?: (code: number) => never;
+  /** Exits once the logs are out, waiting at most `logsMs` for stdout. */
+  exit?: (code: number, logsMs: number) => void;
 }
+
+/** A clean exit waits this long at most for stdout to take the last log lines. */
+export const EXIT_LOGS_MS = 500;
+/** A forced exit (second signal, deadline) hardly waits. */
+const FORCED_EXIT_LOGS_MS = 100;
 
 export function exitCodeFor(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 0);
 }
 
 export function installShutdown(options: ShutdownOptions): void {
-  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const exit = options.exit ?? exitAfterLogs;
   const { log } = options;
   let closing = false;
 
-  const force = (why: string, code: number): never => {
+  const force = (why: string, code: number): void => {
     options.hurry();
     const killed = options.forceKill();
     log.error({ processesKilled: killed }, why);
-    return exit(code);
+    exit(code, FORCED_EXIT_LOGS_MS);
   };
 
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -45,7 +51,7 @@ export function installShutdown(options: ShutdownOptions): void {
       () => {
         clearTimeout(deadline);
         log.info({ signal }, 'shutdown complete');
-        exit(0);
+        exit(0, EXIT_LOGS_MS);
       },
       (err: unknown) => {
         clearTimeout(deadline);

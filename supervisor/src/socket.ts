@@ -1,6 +1,7 @@
 // The control socket: created owner-only (0600) or group-only (0660) with no instant of
-// wider access (umask set around listen), a stale file from a dead supervisor replaced,
-// a live supervisor on the same path never displaced.
+// wider access (umask set around listen), in a folder nobody else can write to (checked,
+// as ssh-agent and tmux do), a stale file from a dead supervisor replaced, a live
+// supervisor on the same path never displaced.
 import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -9,6 +10,31 @@ export class SocketInUseError extends Error {
   constructor(readonly socketPath: string) {
     super(`another supervisor is listening on ${socketPath}`);
     this.name = 'SocketInUseError';
+  }
+}
+
+/** The socket's folder could let someone else swap the socket (and receive every prompt). */
+export class UnsafeSocketDirError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeSocketDirError';
+  }
+}
+
+/**
+ * The folder must be a real directory (not a link) owned by us or root, writable by no one
+ * else: another local user who made it first could later replace the socket with their own.
+ */
+export function checkSocketDir(dir: string, ownUid: number = process.getuid?.() ?? 0): void {
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new UnsafeSocketDirError(`${dir} is not a directory (a symbolic link?): refusing to put the control socket there`);
+  if (st.uid !== ownUid && st.uid !== 0) {
+    throw new UnsafeSocketDirError(
+      `${dir} belongs to uid ${st.uid}, not to the supervisor (uid ${ownUid}) or root: whoever made it could swap the socket and receive every prompt; remove it or set SUPERVISOR_SOCKET elsewhere`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new UnsafeSocketDirError(`${dir} is writable by its group or by others (mode ${(st.mode & 0o777).toString(8)}): refusing to put the control socket there`);
   }
 }
 
@@ -30,14 +56,16 @@ function probe(path: string): Promise<'live' | 'stale' | 'missing'> {
 
 /**
  * Make the socket's directory if missing (0711: others may pass through to the default
- * workspace below it, not list it; the socket's own mode is the guard), and clear a
- * stale socket file. Throws SocketInUseError when a supervisor is live there.
+ * workspace below it, not list it; the socket's own mode is the guard), check it, and
+ * clear a stale socket file. Throws SocketInUseError when a supervisor is live there,
+ * UnsafeSocketDirError when the folder is not safe.
  * Returns whether a stale socket was removed.
  */
 export async function prepareSocketPath(path: string, gid: number | null): Promise<boolean> {
   const dir = dirname(path);
   const created = mkdirSync(dir, { recursive: true, mode: 0o711 });
   if (created !== undefined && gid !== null) chownSync(dir, -1, gid);
+  checkSocketDir(dir);
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();

@@ -7,6 +7,8 @@ export interface UserEntry {
   uid: number;
   gid: number;
   home: string;
+  /** The login shell, as /etc/passwd names it. */
+  shell?: string;
 }
 
 function readLines(file: string): string[][] {
@@ -27,9 +29,9 @@ export function lookupUser(nameOrUid: string, passwdFile = '/etc/passwd'): UserE
   const numeric = /^\d+$/.test(nameOrUid);
   for (const f of readLines(passwdFile)) {
     if (f.length < 7) continue;
-    const [name, , uid, gid, , home] = f as [string, string, string, string, string, string];
+    const [name, , uid, gid, , home, shell] = f as [string, string, string, string, string, string, string];
     if (numeric ? uid === nameOrUid : name === nameOrUid) {
-      return { name, uid: Number(uid), gid: Number(gid), home };
+      return { name, uid: Number(uid), gid: Number(gid), home, shell };
     }
   }
   return undefined;

@@ -3,13 +3,15 @@
 // to a folder outside, a hard link, a FIFO. A secret marker lives in every file outside
 // IMAGES_DIR; no response may ever carry it. Plus the image list of a job's window.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { link, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { checkPlainName, imageContentType, parseImageName } from '../../api/src/images/names.ts';
-import { imagesInWindow } from '../../api/src/images/image-index.ts';
+import { ImageIndex, imagesInWindow } from '../../api/src/images/image-index.ts';
+import { createLogger } from '../../common/logger.ts';
+import { Writable } from 'node:stream';
 import { buildTestApp, request, tempDir } from '../support/api-harness.ts';
 
 const MARKER = 'SECRET-MARKER-7f3a9c';
@@ -181,4 +183,70 @@ void test('the images folder swapped for a link to another folder: nothing liste
   const res = await app.inject({ method: 'GET', url: '/images/secret.png' });
   assert.equal(res.statusCode, 404);
   assert.ok(!res.body.includes(MARKER));
+});
+
+void test('a name swapped in a loop between a real image and a hard link to a file outside never serves the outside file', async (t) => {
+  const base = await tempDir(t);
+  const imagesDir = path.join(base, 'images');
+  const outside = path.join(base, 'outside');
+  await mkdir(imagesDir);
+  await mkdir(outside);
+  const secretPath = path.join(outside, 'secret.png');
+  await writeFile(secretPath, Buffer.concat([PNG, Buffer.from(MARKER)]));
+  await writeFile(path.join(imagesDir, 'swap.png'), PNG);
+  const { app } = await buildTestApp(t, { imagesDir });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as AddressInfo).port;
+
+  // Another process swaps the name as fast as it can: a hard link to the secret, then a
+  // fresh real image (one link), each renamed over `swap.png`.
+  const swapper = spawn(process.execPath, ['-e', `
+    const fs = require('fs');
+    const [dir, secret, png] = process.argv.slice(1);
+    const link = dir + '/.link', real = dir + '/.real', name = dir + '/swap.png';
+    const bytes = Buffer.from(png, 'hex');
+    for (;;) {
+      try { fs.linkSync(secret, link); fs.renameSync(link, name); } catch {}
+      try { fs.writeFileSync(real, bytes); fs.renameSync(real, name); } catch {}
+    }`, imagesDir, secretPath, PNG.toString('hex')], { stdio: 'ignore' });
+  const stopped = new Promise((resolve) => swapper.once('exit', resolve));
+  const counts = { leaked: 0, served: 0, refused: 0 };
+  try {
+    for (let i = 0; i < 2000; i++) {
+      const res = await request(port, { path: '/images/swap.png' });
+      if (res.body.includes(MARKER)) counts.leaked += 1;
+      else if (res.statusCode === 200) counts.served += 1;
+      else counts.refused += 1;
+    }
+  } finally {
+    swapper.kill('SIGKILL');
+    await stopped;
+  }
+  console.log(`2000 GETs during the swap loop: ${JSON.stringify(counts)}`);
+  assert.equal(counts.leaked, 0, 'the outside file was served');
+  assert.ok(counts.served > 0, 'the real image was still served some of the time (the swap really ran)');
+  assert.ok(counts.refused > 0, 'some requests met the hard link (the race really happened)');
+});
+
+void test('a full index forgets its oldest entries, never a new screenshot (scan and watcher alike)', async (t) => {
+  const imagesDir = path.join(await tempDir(t), 'images');
+  await mkdir(imagesDir);
+  const base = Date.now() - 60_000;
+  for (let i = 0; i < 5; i++) {
+    await writeFile(path.join(imagesDir, `old-${i}.png`), PNG);
+    await utimes(path.join(imagesDir, `old-${i}.png`), new Date(base + i * 1000), new Date(base + i * 1000));
+  }
+  const logger = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+  const index = new ImageIndex({ dir: imagesDir, logger, maxEntries: 3, stabilityMs: 50 });
+  await index.start();
+  t.after(() => index.close());
+  assert.deepEqual(index.listFromMemory(0, Date.now()), ['/images/old-2.png', '/images/old-3.png', '/images/old-4.png']);
+  assert.equal(index.stats().capped, true);
+  const fresh = Date.now();
+  await writeFile(path.join(imagesDir, 'fresh.png'), PNG);
+  const deadline = Date.now() + 5000;
+  while (!index.listFromMemory(0, Date.now() + 1000).includes('/images/fresh.png') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(index.listFromMemory(fresh - 10, Date.now() + 1000), ['/images/fresh.png'], 'the new file is listed');
+  assert.equal(index.stats().count, 3, 'still bounded');
+  assert.deepEqual(await index.listAfterScan(0, Date.now() + 1000), ['/images/old-3.png', '/images/old-4.png', '/images/fresh.png']);
 });

@@ -2,11 +2,11 @@
 // whose prompt is a JSON script): every row of the status table, 20 simultaneous POSTs,
 // idempotent retries, GET /jobs/:id, images of a job, and the supervisor dying mid-job.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, copyFile, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import { fixture, startSupervisor, type Supervisor } from '../support/supervisor-harness.ts';
+import { fixture, startSupervisor, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
 import { buildTestApp, request, tempDir, type RawResponse } from '../support/api-harness.ts';
 
 interface Stack {
@@ -122,7 +122,12 @@ void test('status table: 200, 500 exit/error result, 408 timeout, 409 busy, 500 
 });
 
 void test('a CLI that cannot be spawned is a 500 execution_error', async (t) => {
-  const s = await startStack(t, {}, '/nonexistent/claude');
+  // The supervisor refuses to start without a runnable CLI: this one disappears after.
+  const bin = path.join(await tempDir(t), 'claude');
+  await copyFile(fixture('api-cli.mjs'), bin);
+  await chmod(bin, 0o755);
+  const s = await startStack(t, {}, bin);
+  await rm(bin);
   const res = await s.post({ result: 'x' });
   assert.equal(res.statusCode, 500, res.text);
   assert.equal(res.json().error, 'execution_error');
@@ -189,16 +194,17 @@ void test('/status shows the running job, recent jobs, limits, system and images
   await pending;
 });
 
-void test('supervisor killed mid-job: the waiting request gets 503 within 1 s, and so do new ones', async (t) => {
+void test('supervisor killed mid-job: the waiting request gets 503 within 1 s with its jobId, and so do new ones', async (t) => {
   const s = await startStack(t);
   const pending = s.post({ sleepMs: 30_000, result: 'never' });
-  await waitForRunningJob(s);
+  const jobId = await waitForRunningJob(s);
   const killedAt = Date.now();
   s.sup.child.kill('SIGKILL');
   const res = await pending;
   assert.ok(Date.now() - killedAt < 1000, `answered after ${Date.now() - killedAt} ms`);
   assert.equal(res.statusCode, 503);
   assert.equal(res.json().error, 'supervisor_unavailable');
+  assert.equal(res.json().jobId, jobId, 'the relay can look the job up once a supervisor is back');
   await s.sup.exited;
   const before = Date.now();
   const next = await s.post({ result: 'x' });
@@ -225,4 +231,26 @@ void test('a frozen supervisor (SIGSTOP) gives 503 supervisor_unavailable within
   } finally {
     s.sup.child.kill('SIGCONT');
   }
+});
+
+void test('images: an answer lists the newest 20 with imagesTruncated, and the supervisor prunes the folder to IMAGES_MAX_COUNT', async (t) => {
+  const s = await startStack(t, { IMAGES_MAX_COUNT: '25' });
+  // An old screenshot from long ago goes at the next prune whatever the count.
+  const old = path.join(s.imagesDir, 'ancient.png');
+  await writeFile(old, 'x');
+  await utimes(old, new Date(Date.now() - 8 * 24 * 3600_000), new Date(Date.now() - 8 * 24 * 3600_000));
+  const names = Array.from({ length: 30 }, (_, i) => `shot-${String(i).padStart(2, '0')}.png`);
+  const res = await s.post({ result: 'thirty screenshots', png: names, pngGapMs: 5 });
+  assert.equal(res.statusCode, 200, res.text);
+  const body = res.json() as { images: string[]; imagesTruncated?: boolean };
+  assert.equal(body.imagesTruncated, true);
+  assert.deepEqual(body.images, names.slice(10).map((n) => `/images/${n}`), 'the newest 20, oldest first');
+  // The prune runs right after the job: the newest 25 are kept, the job's newest among them.
+  const left = await waitFor(async () => {
+    const files = (await readdir(s.imagesDir)).filter((n) => n.endsWith('.png')).sort();
+    return files.length === 25 ? files : undefined;
+  }, { message: 'the prune' });
+  assert.deepEqual(left, names.slice(5));
+  const pruned = await s.sup.waitForLog((l) => l.msg === 'pruned old images');
+  assert.equal(pruned.removedCount, 6, 'ancient.png and the 5 oldest of the job');
 });

@@ -151,3 +151,28 @@ void test('npm start: when the supervisor dies, the API is stopped and the launc
   assert.match(l.stderr(), /supervisor exited unexpectedly/);
   await waitFor(() => !pidAlive(apiPid), { timeoutMs: 5000, message: 'the api to stop' });
 });
+
+void test('npm start: when the launcher itself is SIGKILLed, the API and the supervisor stop too, and the job with them', async (t) => {
+  const l = await launch(t, 'node');
+  const listening = await waitFor(() => l.logs.find((x) => x.msg === 'api listening'), { timeoutMs: 30_000, message: 'api listening' });
+  const port = listening.port as number;
+  const apiPid = listening.servicePid as number;
+  const supPid = (l.logs.find((x) => x.name === 'supervisor') ?? {}).servicePid as number;
+  const pending = request(port, {
+    method: 'POST',
+    path: '/command',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text: JSON.stringify({ sleepMs: 60_000 }) }),
+  }).catch((err: Error) => err);
+  const tag = instanceTagFor(l.socketPath);
+  await waitFor(() => markedPids(tag).length > 0, { message: 'the job to run' });
+  const killedAt = Date.now();
+  l.child.kill('SIGKILL');
+  await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0, {
+    timeoutMs: KILL_GRACE_MS + 4000,
+    message: 'the api, the supervisor and the job to stop without their launcher',
+  });
+  console.log(`launcher SIGKILLed: everything gone after ${Date.now() - killedAt} ms`);
+  assert.ok(l.logs.some((x) => x.msg === 'the launcher (npm start) is gone: shutting down'));
+  await pending;
+});

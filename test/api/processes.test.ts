@@ -3,10 +3,13 @@
 // the waiting request 503 shutting_down and leaves no process behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fixture, markedPids, startSupervisor, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
+import { fixture, makeTempDir, markedPids, runSupervisor, startSupervisor, supervisorEnv, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
 import { REPO_ROOT, request, startApiProcess, tempDir, type ApiProcess } from '../support/api-harness.ts';
 
 const TOKEN = 'process-test-token-0123456789';
@@ -99,16 +102,16 @@ void test('SIGTERM to the API alone: 503 shutting_down; the job runs on and a ne
   assert.equal(done.json().text, 'finished without the api');
 });
 
-void test('the API refuses to start without credentials, naming both variables', async () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'api/src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0' },
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /ANTHROPIC_API_KEY/);
-  assert.match(r.stderr, /CLAUDE_CODE_OAUTH_TOKEN/);
+void test('the API needs no Claude credential; the supervisor, which starts the CLI, refuses to start without one', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('api-cli.mjs') });
+  // startApi gives the API no ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN.
+  const api = await startApi(t, sup);
+  const environ = readFileSync(`/proc/${api.child.pid}/environ`, 'latin1');
+  assert.doesNotMatch(environ, /ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN/);
+  const dir = await makeTempDir(t);
+  const refused = await runSupervisor(supervisorEnv(dir, { ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: undefined }));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN/);
 });
 
 void test('a second SIGTERM during shutdown exits at once with status 1', async (t) => {
@@ -123,4 +126,45 @@ void test('a second SIGTERM during shutdown exits at once with status 1', async 
   assert.equal((await api.exited).code, 1);
   await pending;
   assert.ok(api.logs.some((l) => l.msg === 'second signal; exiting now'));
+});
+
+void test('without API_TOKEN the API listens on loopback only, and a non-loopback HOST without one exits 1 saying why', async (t) => {
+  const api = await startApiProcess(t, { HOST: '', SUPERVISOR_SOCKET: path.join(await tempDir(t), 'none.sock') });
+  const listening = api.logs.find((l) => l.msg === 'api listening');
+  assert.equal(listening?.host, '127.0.0.1');
+  assert.equal(listening?.auth, false);
+  const outside = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+  if (outside !== undefined) {
+    const reached = await new Promise<boolean>((resolve) => {
+      const s = net.connect(api.port, outside);
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    assert.equal(reached, false, `not reachable on ${outside}`);
+  }
+  for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'api/src/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: host },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 1, host);
+    assert.match(r.stderr, /HOST: expected a loopback address .* while API_TOKEN is unset/, host);
+  }
+});
+
+void test('a bad value is named with what it accepts, never echoed (it may be a pasted secret)', () => {
+  const secret = 'sk-ant-api03-pasted-into-the-wrong-variable';
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'api/src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', PORT: secret },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /PORT: expected a whole number from 0 to 65535/);
+  assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), 'the value is not in the output');
 });

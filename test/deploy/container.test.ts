@@ -197,6 +197,10 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
         assert.equal(answer.status, 200, JSON.stringify(answer.body));
         assert.equal(lastToolOutput(api).trim(), 'user=agent home=/home/agent config=/data/claude api_token= socket=denied');
         assert.equal(statSync(path.join(c.data, 'claude')).uid, AGENT_UID, 'the Claude config on the volume belongs to the agent');
+        // The api user reads no more than it must: not the agent's workspace (its free space, yes).
+        assert.notEqual((await podman.run(['exec', '--user', 'api', c.name, 'ls', '/data/workspace'])).code, 0, 'api cannot list the workspace');
+        const disks = ((await http(`${c.base}/status`, { token: c.token })).body as { system: { disks: { workspace: { freeBytes: number | null } } } }).system.disks;
+        assert.equal(typeof disks.workspace.freeBytes, 'number');
       });
 
       await t.test('a screenshot as the agent takes it: Playwright on Debian Chromium, listed and served', async () => {

@@ -6,12 +6,13 @@
 // leaving no process behind. The run scripts start the esbuild bundles (dist/*.mjs), so
 // the checkout is built first (scripts/build.mjs, well under a second).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { stageApp } from '../support/stage-app.ts';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import {
@@ -79,6 +80,10 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
 
   const port = await freePort();
   const marker = `DEPLOY_S6_TEST=${randomUUID()}`;
+  // The fixture CLI where the agent can run it (the checkout may be closed to it).
+  const cli = path.join(dir, 'deploy-echo-cli.sh');
+  cpSync(fixtureCli, cli);
+  chmodSync(cli, 0o755);
   const socketDir = path.join(dir, 'run');
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -92,7 +97,9 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
     SUPERVISOR_SOCKET: path.join(socketDir, 'supervisor.sock'),
     SUPERVISOR_SOCKET_GROUP: 'api',
     AGENT_USER: 'agent',
-    CLAUDE_BIN: fixtureCli,
+    CLAUDE_BIN: cli,
+    // The CLI's environment is an allow-list: the fixture's own variables are named here.
+    AGENT_ENV: 'DEPLOY_S6_TEST DEPLOY_TEST_SOCKET_DIR',
     WORKSPACE_DIR: path.join(dir, 'data/workspace'),
     CLAUDE_CONFIG_DIR: path.join(dir, 'data/claude'),
     IMAGES_DIR: path.join(dir, 'data/images'),
@@ -124,11 +131,6 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
   return { child, output, pid1, port, env, marker, socketDir, fail };
 }
 
-/** dist/supervisor.mjs and dist/api.mjs of this checkout, as the image builds them. */
-function buildCheckout(): void {
-  execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
 function ensureUsers(t: TestContext): void {
   const created = ['agent', 'api'].filter((name) => ensureUser(name, { home: name === 'agent' }));
   t.after(() => created.forEach(removeUser));
@@ -136,8 +138,8 @@ function ensureUsers(t: TestContext): void {
 
 void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the agent, and shuts down in order', { skip: skipReason(), timeout: 180_000 }, async (t) => {
   ensureUsers(t);
-  buildCheckout();
-  const { child: tree, output, pid1, port, env, marker, socketDir, fail } = await startTree(t, { appDir: root });
+  // The app as the image has it, where the api user can read it: a staged copy of this checkout.
+  const { child: tree, output, pid1, port, env, marker, socketDir, fail } = await startTree(t, { appDir: stageApp(t) });
 
   await t.test('each process runs as its own user', () => {
     const procs = pidsWithEnv(marker).map(procInfo).filter((p) => p !== null);

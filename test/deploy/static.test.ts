@@ -229,12 +229,15 @@ void describe('s6 service directories', () => {
     });
   }
 
-  void test('the api drops to the api user; the supervisor stays root and never sees API_TOKEN', () => {
+  void test('the api drops to the api user without the Claude credentials; the supervisor stays root and never sees API_TOKEN', () => {
     const api = readFileSync(path.join(servicesDir, 'api/run'), 'utf8');
     const supervisor = readFileSync(path.join(servicesDir, 'supervisor/run'), 'utf8');
     assert.match(api, /s6-setuidgid api node /);
     assert.doesNotMatch(supervisor, /s6-setuidgid/);
     assert.match(supervisor, /^unset API_TOKEN$/m);
+    const unset = /^unset (.+)$/m.exec(api)?.[1]?.split(/\s+/) ?? [];
+    for (const name of ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) assert.ok(unset.includes(name), `api/run unsets ${name}`);
+    assert.ok(api.indexOf('unset ') < api.indexOf('exec s6-notifyoncheck'), 'before the API starts');
   });
 
   void test('supervisor timeout-kill covers its own shutdown (KILL_GRACE_MS + 2 s)', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { bash, startMessagesApi, toolResultText, toolResults } from '../support/messages-api.ts';
 import { cliProjectName, ensureAgentUser, startE2eService } from '../support/e2e-service.ts';
-import { playwrightCliPath } from '../../supervisor/src/claude/system-chromium.ts';
+import { stageApp } from '../support/stage-app.ts';
 
 const AGENT = 'cockpit-e2e-agent';
 const isRoot = process.getuid?.() === 0;
@@ -18,7 +18,12 @@ void test('the CLI runs as a non-root AGENT_USER when the service runs as root',
   assert.notEqual(uid, 0);
   const api = await startMessagesApi();
   t.after(() => api.close());
-  const service = await startE2eService(t, { messagesApi: api, env: { AGENT_USER: AGENT, COMMAND_TIMEOUT_MS: '60000' } });
+  // The pinned CLI and Playwright from a copy the agent can reach (the checkout may be 0700).
+  const app = stageApp(t);
+  const service = await startE2eService(t, {
+    messagesApi: api,
+    env: { AGENT_USER: AGENT, COMMAND_TIMEOUT_MS: '60000', CLAUDE_BIN: path.join(app, 'node_modules/.bin/claude') },
+  });
   const home = (await fs.readFile('/etc/passwd', 'utf8')).split('\n').find((l) => l.startsWith(`${AGENT}:`))!.split(':')[5]!;
   // The CLI keeps this conversation under the agent's HOME; leave nothing behind there.
   t.after(() => fs.rm(path.join(home, '.claude', 'projects', cliProjectName(service.workspaceDir)), { recursive: true, force: true }));
@@ -42,7 +47,7 @@ void test('the CLI runs as a non-root AGENT_USER when the service runs as root',
   // A screenshot as the agent user: Chromium as non-root, browsers folder owned by root.
   const name = `agent-${randomBytes(4).toString('hex')}.png`;
   const page = `data:text/html,<h1 style="color:green">agent ${randomBytes(2).toString('hex')}</h1>`;
-  api.script([{ tools: [bash(`${playwrightCliPath()} screenshot '${page}' ${path.join(service.imagesDir, name)}`, 'Screenshot')] }, { text: 'Here.' }]);
+  api.script([{ tools: [bash(`${path.join(app, 'node_modules/playwright/cli.js')} screenshot '${page}' ${path.join(service.imagesDir, name)}`, 'Screenshot')] }, { text: 'Here.' }]);
   const shot = await service.command({ text: 'screenshot please' });
   assert.equal(shot.statusCode, 200, shot.text);
   const output = toolResultText(toolResults(api.mainRequests()[1]!)[0]!);

@@ -18,7 +18,7 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
   const dir = await mkdtemp(join(tmpdir(), 'sup-app-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const config = loadConfig(
-    { SUPERVISOR_SOCKET: join(dir, 's.sock'), WORKSPACE_DIR: dir, IMAGES_DIR: dir, CLAUDE_BIN: claudeBin, IS_SANDBOX: '1' },
+    { SUPERVISOR_SOCKET: join(dir, 's.sock'), WORKSPACE_DIR: dir, IMAGES_DIR: dir, CLAUDE_BIN: claudeBin, IS_SANDBOX: '1', ANTHROPIC_API_KEY: 'sk-ant-test' },
     { uid: process.getuid?.() ?? 0 },
   );
   const log = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });

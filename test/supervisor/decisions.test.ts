@@ -119,10 +119,44 @@ void test('/proc/PID/stat parsing survives spaces and parentheses in the command
 void test('the CLI environment drops API_TOKEN and SUPERVISOR_* and carries the marker and the agent identity', () => {
   const env = buildChildEnv(
     { PATH: '/bin', API_TOKEN: 'secret', SUPERVISOR_SOCKET: '/s', HOME: '/root', AGENT_COCKPIT_JOB: 'stale' },
-    { name: 'agent', uid: 1000, gid: 1000, home: '/home/agent' },
+    { name: 'agent', uid: 1000, gid: 1000, home: '/home/agent', shell: '/bin/bash' },
     'tag:job',
   );
-  assert.deepEqual(env, { PATH: '/bin', HOME: '/home/agent', USER: 'agent', LOGNAME: 'agent', AGENT_COCKPIT_JOB: 'tag:job' });
+  assert.deepEqual(env, { PATH: '/bin', HOME: '/home/agent', USER: 'agent', LOGNAME: 'agent', SHELL: '/bin/bash', AGENT_COCKPIT_JOB: 'tag:job' });
+});
+
+void test("the CLI environment is an allow-list: the service's own settings stay out, AGENT_ENV adds names", () => {
+  const service = {
+    PATH: '/usr/bin',
+    HOME: '/root',
+    USER: 'root',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    NODE_ENV: 'production',
+    PORT: '3001',
+    HOST: '0.0.0.0',
+    API_TOKEN: 'secret-token-value',
+    CLAUDE_BIN: '/app/claude',
+    MEMORY_LIMIT_MB: '2048',
+    ANTHROPIC_API_KEY: 'sk-ant-x',
+    ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
+    CLAUDE_CONFIG_DIR: '/data/claude',
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    DISABLE_TELEMETRY: '1',
+    BASH_DEFAULT_TIMEOUT_MS: '300000',
+    PLAYWRIGHT_BROWSERS_PATH: '/opt/ms-playwright',
+    GITHUB_TOKEN: 'ghp_x',
+    HTTPS_PROXY: 'http://proxy:3128',
+    IS_SANDBOX: '1',
+    DATABASE_URL: 'postgres://x',
+    NPM_TOKEN: 'npm_x',
+  };
+  const env = buildChildEnv(service, null, 'tag:job', ['DATABASE_URL']);
+  for (const name of ['NODE_ENV', 'PORT', 'HOST', 'API_TOKEN', 'CLAUDE_BIN', 'MEMORY_LIMIT_MB', 'NPM_TOKEN']) assert.equal(env[name], undefined, name);
+  for (const name of ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CONFIG_DIR', 'CLAUDE_CODE_MAX_RETRIES', 'DISABLE_TELEMETRY', 'BASH_DEFAULT_TIMEOUT_MS', 'PLAYWRIGHT_BROWSERS_PATH', 'GITHUB_TOKEN', 'HTTPS_PROXY', 'IS_SANDBOX', 'DATABASE_URL']) {
+    assert.equal(env[name], service[name as keyof typeof service], name);
+  }
+  assert.equal(env.AGENT_COCKPIT_JOB, 'tag:job');
 });
 
 void test('config: defaults, units, the root rule and bad values naming the variable', () => {
@@ -130,35 +164,48 @@ void test('config: defaults, units, the root rule and bad values naming the vari
   const passwd = join(dir, 'passwd');
   writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1001::/home/agent:/bin/sh\n');
   const host = { uid: 0, passwdFile: passwd, isExecutable: () => false };
-  const c = loadConfig({ AGENT_USER: 'agent', PATH: '' }, host);
-  assert.equal(c.socketPath, '/tmp/agent-cockpit/supervisor.sock');
+  const key = { ANTHROPIC_API_KEY: 'sk-ant-test' };
+  const c = loadConfig({ ...key, AGENT_USER: 'agent', PATH: '' }, host);
+  assert.equal(c.socketPath, '/tmp/agent-cockpit-0/supervisor.sock', 'a folder per user, as tmux does');
+  assert.equal(c.workspaceDir, '/tmp/agent-cockpit-0/workspace');
+  assert.equal(c.imagesDir, '/tmp/agent-cockpit-0/images');
   assert.equal(c.memoryLimitBytes, 2048 * 1024 * 1024);
   assert.equal(c.maxOutputBytes, 10 * 1024 * 1024);
   assert.equal(c.commandTimeoutMs, 300_000);
   assert.equal(c.claudeBin, 'claude');
-  assert.deepEqual(c.agentUser, { name: 'agent', uid: 1000, gid: 1001, home: '/home/agent' });
+  assert.deepEqual(c.agentUser, { name: 'agent', uid: 1000, gid: 1001, home: '/home/agent', shell: '/bin/sh' });
   assert.ok(Object.isFrozen(c));
-  assert.equal(loadConfig({ AGENT_USER: '1000' }, host).agentUser?.name, 'agent');
-  assert.equal(loadConfig({ IS_SANDBOX: '1' }, host).agentUser, null);
-  assert.equal(loadConfig({}, { ...host, uid: 1000 }).agentUser, null, 'non-root needs neither');
-  const bad = (env: Record<string, string>, variable: string, h = host) =>
+  assert.equal(loadConfig({ ...key, AGENT_USER: '1000' }, host).agentUser?.name, 'agent');
+  assert.equal(loadConfig({ ...key, IS_SANDBOX: '1' }, host).agentUser, null);
+  assert.equal(loadConfig(key, { ...host, uid: 1000 }).agentUser, null, 'non-root needs neither');
+  const bad = (env: Record<string, string>, variable: string, h: typeof host = host) =>
     assert.throws(() => loadConfig(env, h), (e: unknown) => e instanceof ConfigError && e.variable === variable);
-  bad({}, 'AGENT_USER');
-  bad({ AGENT_USER: 'root' }, 'AGENT_USER');
-  bad({ AGENT_USER: 'nobody-here' }, 'AGENT_USER');
-  bad({ IS_SANDBOX: 'maybe' }, 'IS_SANDBOX');
-  bad({ IS_SANDBOX: '1', MEMORY_LIMIT_MB: '-5' }, 'MEMORY_LIMIT_MB');
-  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET: 'relative.sock' }, 'SUPERVISOR_SOCKET');
-  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET: `/${'x'.repeat(120)}` }, 'SUPERVISOR_SOCKET');
-  bad({ IS_SANDBOX: '1', SUPERVISOR_SOCKET_GROUP: 'no-such-group' }, 'SUPERVISOR_SOCKET_GROUP');
-  bad({ IS_SANDBOX: '1', LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
-  bad({ AGENT_USER: 'agent' }, 'AGENT_USER', { ...host, uid: 1234 });
+  bad(key, 'AGENT_USER');
+  bad({ ...key, AGENT_USER: 'root' }, 'AGENT_USER');
+  bad({ ...key, AGENT_USER: 'nobody-here' }, 'AGENT_USER');
+  bad({ ...key, IS_SANDBOX: 'maybe' }, 'IS_SANDBOX');
+  bad({ ...key, IS_SANDBOX: '1', MEMORY_LIMIT_MB: '-5' }, 'MEMORY_LIMIT_MB');
+  bad({ ...key, IS_SANDBOX: '1', SUPERVISOR_SOCKET: 'relative.sock' }, 'SUPERVISOR_SOCKET');
+  bad({ ...key, IS_SANDBOX: '1', SUPERVISOR_SOCKET: `/${'x'.repeat(120)}` }, 'SUPERVISOR_SOCKET');
+  bad({ ...key, IS_SANDBOX: '1', SUPERVISOR_SOCKET_GROUP: 'no-such-group' }, 'SUPERVISOR_SOCKET_GROUP');
+  bad({ ...key, IS_SANDBOX: '1', LOG_LEVEL: 'loud' }, 'LOG_LEVEL');
+  bad({ ...key, AGENT_USER: 'agent' }, 'AGENT_USER', { ...host, uid: 1234 });
   // A dedicated user has every process of its uid killed: only a named user, not us, not root.
-  assert.equal(loadConfig({ AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, host).agentUserDedicated, true);
+  assert.equal(loadConfig({ ...key, AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, host).agentUserDedicated, true);
   assert.equal(c.agentUserDedicated, false);
-  bad({ IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
-  bad({ AGENT_USER: 'root', IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
-  bad({ AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED', { ...host, uid: 1000 });
+  bad({ ...key, IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
+  bad({ ...key, AGENT_USER: 'root', IS_SANDBOX: '1', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED');
+  bad({ ...key, AGENT_USER: 'agent', AGENT_USER_DEDICATED: '1' }, 'AGENT_USER_DEDICATED', { ...host, uid: 1000 });
+  bad({ IS_SANDBOX: '1' }, 'ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN');
+  assert.deepEqual(loadConfig({ ...key, IS_SANDBOX: '1', AGENT_ENV: 'DATABASE_URL, NPM_TOKEN' }, host).agentEnv, ['DATABASE_URL', 'NPM_TOKEN']);
+  bad({ ...key, IS_SANDBOX: '1', AGENT_ENV: 'API_TOKEN' }, 'AGENT_ENV');
+  bad({ ...key, IS_SANDBOX: '1', AGENT_ENV: 'SUPERVISOR_SOCKET' }, 'AGENT_ENV');
+  bad({ ...key, IS_SANDBOX: '1', AGENT_ENV: 'not a-name' }, 'AGENT_ENV');
+  // The message names the variable and what it takes, never the value (it may be a secret).
+  assert.throws(
+    () => loadConfig({ ...key, IS_SANDBOX: '1', MEMORY_LIMIT_MB: 'sk-ant-pasted-here' }, host),
+    (e: unknown) => e instanceof Error && /MEMORY_LIMIT_MB/.test(e.message) && !e.message.includes('sk-ant-pasted-here'),
+  );
   assert.match(c.reaperBin, /dist\/agent-cockpit-reaper$/);
 });
 

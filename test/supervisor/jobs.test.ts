@@ -1,11 +1,11 @@
 // Jobs end to end through a real supervisor process and its socket.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ErrorBody, JobView } from '../../common/protocol.ts';
-import { fixture, makeTempDir, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
+import { fixture, makeTempDir, markedPids, stageFixtures, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 void test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
   const sup = await startSupervisor(t);
@@ -34,8 +34,13 @@ void test('a CLI that exits without reading stdin is a normal exit', async (t) =
   assert.equal(job.text, 'did not read the prompt');
 });
 
-void test('a missing binary ends the job with spawn_error', async (t) => {
-  const sup = await startSupervisor(t, { claudeBin: '/nonexistent/claude' });
+void test('a binary gone since the start ends the job with spawn_error', async (t) => {
+  const dir = await makeTempDir(t);
+  const bin = join(dir, 'claude');
+  copyFileSync(fixture('cli-echo.mjs'), bin);
+  chmodSync(bin, 0o755);
+  const sup = await startSupervisor(t, { dir, claudeBin: bin });
+  rmSync(bin);
   const started = await sup.startJob({ prompt: 'hi' });
   const job = await sup.waitJob(started.body.id);
   assert.equal(job.reason, 'spawn_error');
@@ -107,10 +112,10 @@ void test('runs the CLI as AGENT_USER with its HOME, in WORKSPACE_DIR, without A
     return;
   }
   const dir = await makeTempDir(t);
-  chmodSync(dir, 0o755); // the agent user must reach the workspace inside
+  // The agent user must reach the CLI and the workspace: both live in the opened temp dir.
   const sup = await startSupervisor(t, {
     dir,
-    claudeBin: fixture('cli-whoami.sh'),
+    claudeBin: stageFixtures(dir, 'cli-whoami.sh'),
     env: { AGENT_USER: 'nobody', IS_SANDBOX: undefined, API_TOKEN: 'secret-token' },
   });
   const started = await sup.startJob({ prompt: 'who am i' });
@@ -129,4 +134,30 @@ void test('a running job shows the output it has printed so far', async (t) => {
   });
   assert.equal(live.state, 'running');
   assert.equal(live.text, 'partial output before the timeout\n');
+});
+
+void test("the CLI gets an allow-list of the supervisor's environment, plus what AGENT_ENV names", async (t) => {
+  const sup = await startSupervisor(t, {
+    claudeBin: fixture('cli-env.sh'),
+    env: {
+      NODE_ENV: 'production',
+      PORT: '3001',
+      HOST: '0.0.0.0',
+      API_TOKEN: 'never-for-the-agent-0123',
+      MEMORY_LIMIT_MB: '2048',
+      GITHUB_TOKEN: 'ghp_for_pull_requests',
+      DATABASE_URL: 'postgres://db/app',
+      NPM_TOKEN: 'npm_not_named',
+      AGENT_ENV: 'DATABASE_URL',
+    },
+  });
+  const started = await sup.startJob({ prompt: 'env' });
+  const job = await sup.waitJob(started.body.id);
+  const names = new Set((job.text ?? '').trim().split(' '));
+  for (const name of ['PATH', 'HOME', 'ANTHROPIC_API_KEY', 'IS_SANDBOX', 'GITHUB_TOKEN', 'DATABASE_URL', 'AGENT_COCKPIT_JOB', 'DISABLE_TELEMETRY']) {
+    assert.ok(names.has(name), `${name} reaches the CLI`);
+  }
+  for (const name of ['NODE_ENV', 'PORT', 'HOST', 'API_TOKEN', 'MEMORY_LIMIT_MB', 'NPM_TOKEN', 'SUPERVISOR_SOCKET', 'CLAUDE_BIN', 'AGENT_ENV']) {
+    assert.ok(!names.has(name), `${name} stays out of the CLI's environment`);
+  }
 });

@@ -7,13 +7,13 @@
 // its environment. docker/ runs the same cases in the image (test/deploy/container.test.ts).
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { JobView, SupervisorStatus } from '../../common/protocol.ts';
 import { ensureUser, removeUser, userId } from '../support/deploy-harness.ts';
 import { findProcesses } from '../support/processes.ts';
-import { fixture, makeTempDir, startSupervisor, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
+import { makeTempDir, stageFixtures, startSupervisor, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
 
 const isRoot = process.getuid?.() === 0;
 /** Hides every cgroup hierarchy from the supervisor, as a container's read-only mounts do. */
@@ -87,14 +87,10 @@ const setups: Setup[] = [
 /** A supervisor for one setup, with the fixture staged in a folder the agent user can read. */
 async function start(t: TestContext, setup: Setup, extra: Record<string, string> = {}, dir?: string): Promise<Supervisor> {
   const base = dir ?? (await makeTempDir(t, 'own-'));
-  chmodSync(base, 0o755);
-  const bin = join(base, 'bin');
-  mkdirSync(bin, { recursive: true });
-  for (const name of ['cli-ownership.sh', 'alloc-fast.mjs']) copyFileSync(fixture(name), join(bin, name));
-  chmodSync(join(bin, 'cli-ownership.sh'), 0o755);
+  const cli = stageFixtures(base, 'cli-ownership.sh', 'alloc-fast.mjs');
   return startSupervisor(t, {
     dir: base,
-    claudeBin: join(bin, 'cli-ownership.sh'),
+    claudeBin: cli,
     wrapper: setup.hideCgroups ? HIDE_CGROUPS : undefined,
     env: { ...setup.env(t), ...extra },
   });

@@ -1,7 +1,7 @@
 // Startup: configuration errors, the root rule, the socket's mode, stale and live
 // sockets, and the leftovers of a supervisor that died mid-job.
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -99,4 +99,55 @@ void test('without the reaper, the next supervisor kills the leftovers of one th
   assert.deepEqual(markedPids(next.instanceTag), []);
   const status = await next.request<SupervisorStatus>('GET', '/status');
   assert.equal(status.body.job, null);
+});
+
+void test('a CLAUDE_BIN the agent cannot run, or folders it cannot write, stop the start naming the path', async (t) => {
+  const dir = await makeTempDir(t);
+  const missing = await runSupervisor(supervisorEnv(dir, {}, '/nonexistent/claude'));
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /refusing to start: CLAUDE_BIN \/nonexistent\/claude cannot be executed/);
+  if (process.getuid?.() !== 0) return; // the rest switches users
+
+  // A checkout under a 0700 folder, as /root is: root can run the CLI there, the agent cannot.
+  const closed = join(dir, 'closed');
+  mkdirSync(closed, { mode: 0o700 });
+  const bin = join(closed, 'claude');
+  copyFileSync(fixture('cli-echo.mjs'), bin);
+  chmodSync(bin, 0o755);
+  const agent = { AGENT_USER: 'nobody', IS_SANDBOX: undefined };
+  const unreachable = await runSupervisor(supervisorEnv(dir, agent, bin));
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.stdout, new RegExp(`CLAUDE_BIN ${bin} cannot be executed as AGENT_USER nobody`));
+
+  // The CLI where the agent reaches it, the workspace below the closed folder.
+  chmodSync(dir, 0o755);
+  const open = join(dir, 'bin');
+  mkdirSync(open, { mode: 0o755 });
+  copyFileSync(fixture('cli-echo.mjs'), join(open, 'claude'));
+  chmodSync(join(open, 'claude'), 0o755);
+  const workspace = join(closed, 'workspace');
+  const noWorkspace = await runSupervisor(supervisorEnv(dir, { ...agent, WORKSPACE_DIR: workspace }, join(open, 'claude')));
+  assert.equal(noWorkspace.code, 1);
+  assert.match(noWorkspace.stdout, new RegExp(`WORKSPACE_DIR ${workspace} is not a folder it can write to as AGENT_USER nobody`));
+});
+
+void test('a socket folder another user made, or one others can write, is refused', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('making a folder owned by another user needs root');
+    return;
+  }
+  const dir = await makeTempDir(t);
+  const squatted = join(dir, 'squatted');
+  mkdirSync(squatted, { mode: 0o755 });
+  chownSync(squatted, 65534, 65534);
+  const env = (socketDir: string) => supervisorEnv(dir, { SUPERVISOR_SOCKET: join(socketDir, 'supervisor.sock') });
+  const other = await runSupervisor(env(squatted));
+  assert.equal(other.code, 1);
+  assert.match(other.stdout, /belongs to uid 65534, not to the supervisor/);
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const writable = await runSupervisor(env(open));
+  assert.equal(writable.code, 1);
+  assert.match(writable.stdout, /writable by its group or by others \(mode 777\)/);
 });

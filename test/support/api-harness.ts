@@ -38,6 +38,9 @@ export interface TestAppOptions {
   bodyLimitBytes?: number;
   watch?: boolean;
   supervisorTimeoutMs?: number;
+  maxImagesPerAnswer?: number;
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
 }
 
 /** The app built in-process (never listening unless the test calls listen). */
@@ -64,6 +67,9 @@ export async function buildTestApp(t: TestContext, options: TestAppOptions): Pro
     shutdown,
     apiToken: options.apiToken,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    maxImagesPerAnswer: options.maxImagesPerAnswer ?? 20,
     version: '0.0.0-test',
     startedAtMs: Date.now(),
   });
@@ -117,7 +123,7 @@ export interface ApiProcess {
 export async function startApiProcess(t: TestContext, env: Record<string, string>): Promise<ApiProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/src/main.ts'], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ANTHROPIC_API_KEY: 'test-key', PORT: '0', HOST: '127.0.0.1', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: '0', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -24,7 +24,7 @@
 //   makeTempDir(t) / supervisorEnv(dir, extra?, claudeBin?)  building blocks
 //   waitFor(check, { timeoutMs, intervalMs, message })  poll until check() is truthy
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,22 @@ const MAIN = join(REPO_ROOT, 'supervisor', 'src', 'main.ts');
 
 export function fixture(name: string): string {
   return join(REPO_ROOT, 'test', 'fixtures', name);
+}
+
+/**
+ * Copies fixtures into `dir`/bin, where another user can run them: the checkout itself
+ * may sit under a folder only its owner can enter (a clone in /root). `dir` is opened
+ * to 0755 for that. Returns the staged path of the first one.
+ */
+export function stageFixtures(dir: string, ...names: string[]): string {
+  chmodSync(dir, 0o755);
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  for (const name of names) {
+    copyFileSync(fixture(name), join(bin, name));
+    chmodSync(join(bin, name), 0o755);
+  }
+  return join(bin, names[0]!);
 }
 
 export interface HttpAnswer<T = unknown> {
@@ -188,6 +204,8 @@ export function supervisorEnv(dir: string, extra: Record<string, string | undefi
     CLAUDE_BIN: claudeBin,
     IS_SANDBOX: '1',
     LOG_LEVEL: 'debug',
+    // Any value: the fixture CLIs never call an API.
+    ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY ?? 'sk-ant-test-not-a-key',
   };
   delete env.AGENT_USER;
   delete env.NODE_TEST_CONTEXT; // the supervisor is not a test file

@@ -2,12 +2,16 @@
 // awaitWriteFinish so a half-written file is not listed). A job's images are the files
 // whose mtime falls in its [startedAt, endedAt] window; at job end a direct scan of the
 // folder settles the list, which also covers anything the watcher missed and jobs that
-// ran before this API process started. State is bounded by maxEntries.
+// ran before this API process started. State is bounded by maxEntries: past it the oldest
+// entries are forgotten, never the new ones (a job's fresh screenshot is always listed).
+// The supervisor prunes the folder itself (IMAGES_MAX_COUNT and co.).
 import { mkdir, readdir, lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../../../common/logger.ts';
 import { checkPlainName, imageContentType, imageUrl } from './names.ts';
+
+const SCAN_BATCH = 64;
 
 export interface ImageEntry {
   name: string;
@@ -122,28 +126,31 @@ export class ImageIndex {
       this.logger.warn({ err }, 'images folder scan failed');
       return;
     }
-    const present = new Set(names);
-    for (const name of this.files.keys()) if (!present.has(name)) this.files.delete(name);
-    for (const name of names) {
-      if (!this.files.has(name) && this.files.size >= this.maxEntries) {
-        this.capped = true;
-        break;
-      }
-      try {
-        const st = await lstat(path.join(this.rootReal, name));
-        if (st.isFile()) this.files.set(name, { name, mtimeMs: st.mtimeMs, size: st.size });
-      } catch {
-        this.files.delete(name);
-      }
+    const entries: ImageEntry[] = [];
+    // A few dozen lstat calls in flight at a time: a folder of thousands is read in one go.
+    for (let i = 0; i < names.length; i += SCAN_BATCH) {
+      const batch = names.slice(i, i + SCAN_BATCH);
+      const stats = await Promise.all(batch.map((name) => lstat(path.join(this.rootReal, name)).catch(() => null)));
+      stats.forEach((st, k) => {
+        if (st?.isFile() === true) entries.push({ name: batch[k]!, mtimeMs: st.mtimeMs, size: st.size });
+      });
     }
+    // Oldest first, and only the newest maxEntries: the map's order is then its age.
+    entries.sort((a, b) => a.mtimeMs - b.mtimeMs);
+    this.capped = entries.length > this.maxEntries;
+    this.files.clear();
+    for (const e of entries.slice(Math.max(0, entries.length - this.maxEntries))) this.files.set(e.name, e);
   }
 
   private remember(p: string, st: { isFile(): boolean; mtimeMs: number; size: number } | undefined): void {
     const name = path.basename(p);
     if (path.dirname(p) !== this.rootReal || st === undefined || !st.isFile() || !isListableName(name)) return;
-    if (!this.files.has(name) && this.files.size >= this.maxEntries) {
+    // Re-inserted at the end: the map stays in the order files were (re)written.
+    this.files.delete(name);
+    if (this.files.size >= this.maxEntries) {
       this.capped = true;
-      return;
+      const oldest = this.files.keys().next();
+      if (oldest.done !== true) this.files.delete(oldest.value);
     }
     this.files.set(name, { name, mtimeMs: st.mtimeMs, size: st.size });
   }

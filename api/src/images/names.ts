@@ -3,23 +3,10 @@
 // before the file system is touched; that includes encodings of '/', '\', NUL, '..',
 // a '%' left after decoding (a double-encoding attempt) and invalid or overlong UTF-8.
 
-export const IMAGE_CONTENT_TYPES: Readonly<Record<string, string>> = Object.freeze({
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-});
+export { IMAGE_CONTENT_TYPES, imageContentType } from '../../../common/image-types.ts';
 
 /** Longest file name Linux allows, in bytes. */
 const NAME_MAX_BYTES = 255;
-
-/** Content type for an image file name (case-insensitive extension), or null if not an image. */
-export function imageContentType(name: string): string | null {
-  const dot = name.lastIndexOf('.');
-  if (dot <= 0) return null;
-  return IMAGE_CONTENT_TYPES[name.slice(dot + 1).toLowerCase()] ?? null;
-}
 
 export type NameCheck = { ok: true; name: string } | { ok: false; reason: string };
 

@@ -1,7 +1,11 @@
 // Opening an image for GET /images/:name without ever following a link out of the folder.
 // The checks are made on the opened descriptor itself (fstat, /proc/self/fd), so a file
 // swapped for a symlink or a folder swapped for a link between check and read changes
-// nothing: what is read is exactly what was checked.
+// nothing: what is read is exactly what was checked. A hard link is refused, and so is a
+// name swapped around the open (a hard link to a file elsewhere opened, then the name put
+// back): the descriptor must still be that name's file, with one link, at a path that is
+// neither moved nor "(deleted)". No agent can hard-link a file it does not own under
+// fs.protected_hardlinks=1, which the API checks at start (docs/api.md).
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -55,7 +59,10 @@ export async function openImage(rootReal: string, name: string): Promise<OpenRes
   try {
     const st = await handle.stat();
     // A hard link is a file that also lives elsewhere: not "a file of this folder".
-    if (!st.isFile() || st.nlink > 1 || !(await isDirectlyInside(handle.fd, rootReal, target))) {
+    const plain = st.isFile() && st.nlink === 1;
+    // Checked after the fstat: a swap at any moment before shows in the descriptor's path
+    // or in the name's identity now, and a swap after it cannot change what was opened.
+    if (!plain || !(await pathIs(handle.fd, target)) || !(await sameFile(target, st))) {
       await handle.close();
       return { ok: false, reason: 'refused' };
     }
@@ -66,13 +73,21 @@ export async function openImage(rootReal: string, name: string): Promise<OpenRes
   }
 }
 
-/** Where the open descriptor really points (Linux /proc); falls back to the checked path. */
-async function isDirectlyInside(fd: number, rootReal: string, target: string): Promise<boolean> {
-  let actual: string;
+/** The open descriptor's path (Linux /proc) is exactly `target`: not moved, not "(deleted)". */
+async function pathIs(fd: number, target: string): Promise<boolean> {
   try {
-    actual = await readlink(`/proc/self/fd/${fd}`);
+    return (await readlink(`/proc/self/fd/${fd}`)) === target;
   } catch {
-    actual = target;
+    return false; // no /proc: refuse rather than guess
   }
-  return path.dirname(actual) === rootReal;
+}
+
+/** `target` names the very file that was opened (same device and inode). */
+async function sameFile(target: string, opened: Stats): Promise<boolean> {
+  try {
+    const now = await lstat(target);
+    return now.dev === opened.dev && now.ino === opened.ino;
+  } catch {
+    return false;
+  }
 }

@@ -88,7 +88,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
           // The supervisor restarted (its job table is in memory): the job is lost.
           throw errors.supervisorUnavailable('The supervisor restarted while the command ran; the job was lost', { jobId });
         }
-        if (!(err instanceof WaitAborted)) throw fromSupervisor(err);
+        if (!(err instanceof WaitAborted)) throw fromSupervisor(err, jobId);
         if (!ctx.shutdown.closing) {
           // The relay hung up; the job runs on and its result stays fetchable.
           // Nobody reads this answer; it only completes the request's lifecycle.
@@ -112,7 +112,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
     }
     const images = await ctx.jobImages.forJob(finished);
-    const answer = finishedJobReply(finished, images);
+    const answer = finishedJobReply(finished, images.urls, images.truncated);
     request.log.info({ jobId, reason: finished.reason, exitCode: finished.exitCode, statusCode: answer.statusCode }, 'command done');
     return reply.code(answer.statusCode).send(answer.body);
   });

@@ -20,9 +20,10 @@ export function jobRoutes(app: FastifyInstance, ctx: RouteContext): void {
     try {
       view = await ctx.supervisor.getJob(request.params.id);
     } catch (err) {
-      throw fromSupervisor(err);
+      throw fromSupervisor(err, request.params.id);
     }
-    const answer = jobReply(view, await ctx.jobImages.forJob(view));
+    const images = await ctx.jobImages.forJob(view);
+    const answer = jobReply(view, images.urls, images.truncated);
     return reply.code(answer.statusCode).send(answer.body);
   });
 }

@@ -139,7 +139,7 @@ export class Job {
           bin: config.claudeBin,
           args: buildCliArgs(request, { imagesDir: config.imagesDir }),
           cwd: config.workspaceDir,
-          env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker)),
+          env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker, config.agentEnv)),
           agentUser: config.agentUser,
           reaperBin: layers.reaperBin,
           tag: marker,
