@@ -93,6 +93,19 @@ async function cgroupMoveCost(parent: string, n: number, gapMs: number): Promise
   return ms.length === 0 ? null : percentile(ms, 0.5);
 }
 
+/** ms to read /proc/PID/<file> of every pid once (gone or unreadable ones count too). */
+function timeReads(pids: number[], file: string): number {
+  const t = performance.now();
+  for (const pid of pids) {
+    try {
+      readFileSync(`/proc/${pid}/${file}`);
+    } catch {
+      // gone or not readable
+    }
+  }
+  return performance.now() - t;
+}
+
 /** One run of `fixture` to its exit: directly, or through the reaper (released at the CLI's end). */
 function runOnce(fixture: string, reaper: string | null): Promise<number> {
   const t = performance.now();
@@ -144,27 +157,11 @@ export async function diagnostics(fixture: string): Promise<Section> {
   figures.push(['moving a process into a new memory cgroup, 40 ms after the previous move (as every real job)', cold === null ? 'no writable v1 memory cgroup here' : `${fmt(cold)} ms median`]);
   figures.push(['the same, moves back to back (no gap)', warm === null ? 'no writable v1 memory cgroup here' : `${fmt(warm)} ms median`]);
   const pids = listPids();
-  let t = performance.now();
+  const t = performance.now();
   for (const pid of pids) readStat(pid);
   const statMs = performance.now() - t;
-  t = performance.now();
-  for (const pid of pids) {
-    try {
-      readFileSync(`/proc/${pid}/environ`);
-    } catch {
-      // gone or not readable
-    }
-  }
-  const environMs = performance.now() - t;
-  t = performance.now();
-  for (const pid of pids) {
-    try {
-      readFileSync(`/proc/${pid}/status`);
-    } catch {
-      // gone
-    }
-  }
-  const statusMs = performance.now() - t;
+  const environMs = timeReads(pids, 'environ');
+  const statusMs = timeReads(pids, 'status');
   figures.push([`reading /proc/PID/stat of all ${pids.length} processes, once`, `${fmt(statMs)} ms (${fmt((1000 * statMs) / pids.length, 0)} us each)`]);
   figures.push([`reading /proc/PID/environ of all ${pids.length} processes, once`, `${fmt(environMs)} ms`]);
   figures.push([`reading /proc/PID/status of all ${pids.length} processes, once (the agent-uid layer, for processes it has not seen)`, `${fmt(statusMs)} ms`]);

@@ -47,7 +47,8 @@ export interface ConfigHost {
   isExecutable?: (path: string) => boolean;
 }
 
-function isExecutableFile(path: string): boolean {
+/** Is this an executable file (for us)? */
+export function isExecutableFile(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

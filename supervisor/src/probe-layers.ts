@@ -1,9 +1,8 @@
 // Deciding the ownership layers (ownership/layers.ts) at start, by trying them: the
 // reaper starts `sleep` as the agent user, and the supervisor looks at that process as a
 // job's tree scan would (its uid, its environ). Nothing is assumed from the platform.
-import { accessSync, constants } from 'node:fs';
 import type { Logger } from '../../common/logger.ts';
-import type { SupervisorConfig } from './config.ts';
+import { isExecutableFile, type SupervisorConfig } from './config.ts';
 import { CliProcess } from './job/cli-process.ts';
 import { detectCgroups } from './ownership/cgroup.ts';
 import type { MissingLayers, OwnershipLayers } from './ownership/layers.ts';
@@ -74,15 +73,6 @@ async function probe(config: Readonly<SupervisorConfig>, reaperBin: string | nul
   });
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Decide the layers once, at start. */
 export async function detectLayers(
   config: Readonly<SupervisorConfig>,
@@ -102,7 +92,7 @@ export async function detectLayers(
 
   let reaperBin: string | null = null;
   let result: ProbeResult | null = null;
-  if (!isExecutable(config.reaperBin)) {
+  if (!isExecutableFile(config.reaperBin)) {
     missing.subreaper = `${config.reaperBin} is missing or not executable (npm run build makes it; it needs a C compiler)`;
   } else {
     result = await probe(config, config.reaperBin, `${instanceTag}:probe`);

@@ -33,23 +33,27 @@ export function listPids(): number[] {
   return pids;
 }
 
-/** /proc/PID/stat parsed, or null if the process is gone or unreadable. */
-export function readStat(pid: number): ProcStat | null {
+/** The first `buffer.length` bytes of a small /proc file as latin1, or null if gone or unreadable. */
+function readProcFile(path: string, buffer: Buffer): string | null {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/stat`, 'r');
+    fd = openSync(path, 'r');
   } catch {
     return null;
   }
-  let n: number;
   try {
-    n = readSync(fd, statBuffer, 0, statBuffer.length, 0);
+    return buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0));
   } catch {
     return null;
   } finally {
     closeSync(fd);
   }
-  return parseStat(pid, statBuffer.toString('latin1', 0, n));
+}
+
+/** /proc/PID/stat parsed, or null if the process is gone or unreadable. */
+export function readStat(pid: number): ProcStat | null {
+  const line = readProcFile(`/proc/${pid}/stat`, statBuffer);
+  return line === null ? null : parseStat(pid, line);
 }
 
 /** The comm field may contain spaces and parentheses: parse from the last ')'. */
@@ -86,21 +90,8 @@ export function readEnviron(pid: number): Buffer | null {
 /** The real, effective, saved and filesystem uids from /proc/PID/status, or null. Readable
  *  for every process without ptrace rights, unlike environ (FINDINGS, December 2026). */
 export function readUids(pid: number): number[] | null {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${pid}/status`, 'r');
-  } catch {
-    return null;
-  }
-  let n: number;
-  try {
-    n = readSync(fd, statusBuffer, 0, statusBuffer.length, 0);
-  } catch {
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-  return parseUids(statusBuffer.toString('latin1', 0, n));
+  const status = readProcFile(`/proc/${pid}/status`, statusBuffer);
+  return status === null ? null : parseUids(status);
 }
 
 /** The `Uid:` line of a /proc/PID/status text. */
