@@ -58,7 +58,8 @@ export function build(deps: AppDeps): FastifyInstance {
     // A client that trickles its request in is cut off (408 request_timeout); the answer
     // itself may take minutes (POST /command waits for the job), which these do not limit.
     requestTimeout: deps.requestTimeoutMs,
-    http: { requestTimeout: deps.requestTimeoutMs, headersTimeout: deps.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    // Only createServer takes these two; Fastify sets requestTimeout on the server itself.
+    http: { headersTimeout: deps.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     clientErrorHandler: answerClientError,
     // Errors raised before routing (an undecodable URL) get the same body as any other.
     frameworkErrors: (err, _request, reply) => {

@@ -37,25 +37,29 @@ export interface JobDeps {
 }
 
 /** What the job has come to so far; final once `isFinished`. Sizes in bytes, times in ms. */
-export interface JobRecord {
-  pid: number | null;
-  endedAtMs: number | null;
-  exitCode: number | null;
-  signal: string | null;
-  errorMessage: string | null;
+export interface JobRecord
+  extends Pick<
+    JobView,
+    | 'pid'
+    | 'exitCode'
+    | 'signal'
+    | 'errorMessage'
+    | 'text'
+    | 'processesKilled'
+    | 'leftoversKilled'
+    | 'cpuMs'
+    | 'cpuPercent'
+    | 'rssBytes'
+    | 'peakRssBytes'
+    | 'processCount'
+    | 'peakProcessCount'
+  > {
   errorCode: JobView['errorCode'];
-  text: string | null;
+  /** The view's `endedAt`, as a number. */
+  endedAtMs: number | null;
   textBytes: number;
   textEvicted: boolean;
-  processesKilled: number;
-  leftoversKilled: number;
   forcedKill: boolean;
-  cpuMs: number;
-  cpuPercent: number;
-  rssBytes: number;
-  peakRssBytes: number;
-  processCount: number;
-  peakProcessCount: number;
 }
 
 export class Job {

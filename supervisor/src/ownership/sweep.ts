@@ -14,7 +14,7 @@ import { findReapers } from './reaper.ts';
 import { signalProcess, terminateTree } from './terminate.ts';
 import { ProcessTree, type ProcRef } from './tree.ts';
 
-export const LEFTOVER_GRACE_MS = 1000;
+const LEFTOVER_GRACE_MS = 1000;
 /** A predecessor's reaper exits by itself once nothing is below it. */
 const REAPER_EXIT_MS = 1000;
 
