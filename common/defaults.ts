@@ -13,3 +13,14 @@ export function defaultPaths(uid?: number): { socketPath: string; workspaceDir: 
   const dir = defaultRuntimeDir(uid);
   return { socketPath: path.join(dir, 'supervisor.sock'), workspaceDir: path.join(dir, 'workspace'), imagesDir: path.join(dir, 'images') };
 }
+
+/**
+ * Where the job store lives when DATA_DIR is unset: the user's state folder (XDG
+ * $XDG_STATE_HOME, else ~/.local/state), which survives a reboot; without a HOME, the
+ * runtime folder. The image sets DATA_DIR=/data/state on its volume.
+ */
+export function defaultDataDir(env: { HOME?: string; XDG_STATE_HOME?: string }, uid?: number): string {
+  if (env.XDG_STATE_HOME !== undefined && path.isAbsolute(env.XDG_STATE_HOME)) return path.join(env.XDG_STATE_HOME, 'agent-cockpit');
+  if (env.HOME !== undefined && path.isAbsolute(env.HOME) && env.HOME !== '/') return path.join(env.HOME, '.local', 'state', 'agent-cockpit');
+  return path.join(defaultRuntimeDir(uid), 'data');
+}

@@ -3,8 +3,11 @@
 // The JSON schemas here are the ones the supervisor's Fastify routes validate and
 // serialize with; the TypeScript types are written to match them.
 
-/** Why a job ended: exactly one, the first cause wins. */
-export const JOB_REASONS = ['exit', 'timeout', 'memory_limit', 'cancelled', 'shutdown', 'spawn_error'] as const;
+/**
+ * Why a job ended: exactly one, the first cause wins. `interrupted`: the supervisor found
+ * the job still recorded as running when it started (it had crashed or been killed).
+ */
+export const JOB_REASONS = ['exit', 'timeout', 'memory_limit', 'cancelled', 'shutdown', 'spawn_error', 'interrupted'] as const;
 export type JobReason = (typeof JOB_REASONS)[number];
 
 export type JobState = 'running' | 'finished';
@@ -25,6 +28,12 @@ export interface StartJobRequest {
   sessionId?: string;
   /** Continue the most recent session (`--continue`). */
   continue?: boolean;
+  /**
+   * Epoch ms after which the caller no longer waits for this answer: a start read later
+   * (the supervisor was frozen or overloaded) is refused with `deadline_exceeded` and
+   * never runs.
+   */
+  deadlineMs?: number;
 }
 
 /** What the CLI's final stream-json `result` event said, when it printed one. */
@@ -71,11 +80,8 @@ export interface JobView {
   stdoutTruncated: boolean;
   /** stderr was longer than `stderrTail` (the supervisor keeps only the tail). */
   stderrTruncated: boolean;
-  /**
-   * The supervisor dropped this finished job's `text` to bound its memory (it keeps full
-   * text only for the most recent jobs, up to 4 x MAX_OUTPUT_BYTES in total).
-   */
-  textEvicted?: boolean;
+  /** Image files (names in IMAGES_DIR, oldest first) the job wrote; set once it has finished. */
+  images: string[];
   result: JobResult | null;
   progress: JobProgress;
   cpuMs: number;
@@ -113,6 +119,25 @@ export interface OwnershipStatus {
   contained: boolean;
 }
 
+/** The job store (SQLite in DATA_DIR): where finished jobs and idempotency keys live. */
+export interface StoreStatus {
+  /** The database file, or `:memory:` (nothing survives a restart). */
+  path: string;
+  /** New jobs are accepted only while the store can record them. */
+  writable: boolean;
+  /** Why not, when it is not. */
+  error: string | null;
+  /** Jobs stored, running ones included. */
+  jobs: number;
+  /** Size of the database file and its write-ahead log. */
+  bytes: number;
+  /** Finished jobs whose record could not be written yet (kept in memory, retried). */
+  unsaved: number;
+  /** Retention: the newest `maxJobs` finished jobs of at most `maxAgeDays` are kept. */
+  maxJobs: number;
+  maxAgeDays: number;
+}
+
 /** Answer of `GET /status`. */
 export interface SupervisorStatus {
   pid: number;
@@ -127,6 +152,7 @@ export interface SupervisorStatus {
   /** Per-job cgroups: `v1-memory` (kernel memory backstop + OOM detection), `v2` (membership, cgroup.kill), or none. */
   cgroup: { enabled: boolean; path: string | null; kind?: 'v1-memory' | 'v2' | null };
   ownership: OwnershipStatus;
+  store: StoreStatus;
   limits: Limits;
   job: JobSummary | null;
   /** The last finished jobs, newest first. */
@@ -176,13 +202,14 @@ export const startJobRequestSchema = {
     idempotencyKey: { type: 'string', minLength: 1, maxLength: 200 },
     sessionId: { type: 'string', pattern: SESSION_ID_PATTERN },
     continue: { type: 'boolean' },
+    deadlineMs: { type: 'integer', minimum: 0 },
   },
 } as const;
 
 export const jobViewSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'state', 'startedAt', 'durationMs', 'progress'],
+  required: ['id', 'state', 'startedAt', 'durationMs', 'progress', 'images'],
   properties: {
     id: { type: 'string' },
     state: { type: 'string', enum: ['running', 'finished'] },
@@ -201,7 +228,7 @@ export const jobViewSchema = {
     stderrTail: { type: 'string' },
     stdoutTruncated: { type: 'boolean' },
     stderrTruncated: { type: 'boolean' },
-    textEvicted: { type: 'boolean' },
+    images: { type: 'array', items: { type: 'string' } },
     result: {
       type: ['object', 'null'],
       additionalProperties: false,
@@ -268,6 +295,22 @@ export const ownershipSchema = {
   },
 } as const;
 
+export const storeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path', 'writable', 'error', 'jobs', 'bytes', 'unsaved', 'maxJobs', 'maxAgeDays'],
+  properties: {
+    path: { type: 'string' },
+    writable: { type: 'boolean' },
+    error: nullableString,
+    jobs: { type: 'integer' },
+    bytes: { type: 'integer' },
+    unsaved: { type: 'integer' },
+    maxJobs: { type: 'integer' },
+    maxAgeDays: { type: 'integer' },
+  },
+} as const;
+
 export const supervisorStatusSchema = {
   type: 'object',
   additionalProperties: false,
@@ -285,6 +328,7 @@ export const supervisorStatusSchema = {
       properties: { enabled: { type: 'boolean' }, path: nullableString, kind: { type: ['string', 'null'], enum: ['v1-memory', 'v2', null] } },
     },
     ownership: ownershipSchema,
+    store: storeSchema,
     limits: limitsSchema,
     job: { anyOf: [{ type: 'null' }, jobSummarySchema] },
     recentJobs: { type: 'array', items: jobSummarySchema },

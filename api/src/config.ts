@@ -9,6 +9,8 @@ export interface ApiConfig {
   supervisorSocket: string;
   /** Longest wait to connect to the supervisor and for a quick (non-wait) answer from it. */
   supervisorTimeoutMs: number;
+  /** How long a request waiting on its job rides out an unreachable supervisor. */
+  supervisorReconnectMs: number;
   /** Bearer token required on every route but /health; undefined = no auth. */
   apiToken: string | undefined;
   bodyLimitBytes: number;
@@ -60,6 +62,7 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     host,
     supervisorSocket: readPath(env, 'SUPERVISOR_SOCKET', defaults.socketPath),
     supervisorTimeoutMs: readInt(env, 'SUPERVISOR_TIMEOUT_MS', 900, 50, 60_000),
+    supervisorReconnectMs: readInt(env, 'SUPERVISOR_RECONNECT_MS', 10_000, 0, 600_000),
     apiToken,
     bodyLimitBytes: readInt(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     imagesDir: readPath(env, 'IMAGES_DIR', defaults.imagesDir),

@@ -16,9 +16,11 @@ export const ERROR_STATUS = {
   headers_too_large: 431,
   execution_error: 500,
   memory_limit: 500,
+  interrupted: 500,
   internal_error: 500,
   shutting_down: 503,
   supervisor_unavailable: 503,
+  store_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -53,6 +55,7 @@ export const errors = {
   internal: define('internal_error', 'Internal error'),
   shuttingDown: define('shutting_down', 'The service is shutting down'),
   supervisorUnavailable: define('supervisor_unavailable', 'The supervisor is not reachable'),
+  storeUnavailable: define('store_unavailable', 'The job store cannot record new jobs'),
 };
 
 const CODES = new Set<string>(Object.keys(ERROR_STATUS));

@@ -66,7 +66,6 @@ export function finishedJobReply(view: JobView, images: string[], imagesTruncate
         durationMs,
         jobId,
         truncated: view.stdoutTruncated,
-        ...(view.textEvicted === true ? { textEvicted: true } : {}),
         ...sessionFields(view),
       },
     };
@@ -116,6 +115,22 @@ export function finishedJobReply(view: JobView, images: string[], imagesTruncate
         body: {
           error: 'shutting_down',
           message: view.errorMessage ?? 'The service shut down while the command ran',
+          text: partialText(view),
+          images,
+          ...more,
+          durationMs,
+          jobId,
+        },
+      };
+    case 'interrupted':
+      // The supervisor died (crash, SIGKILL, power loss) while the job ran. It never runs
+      // again for this key; the agent may have changed files before it stopped.
+      return {
+        statusCode: ERROR_STATUS.interrupted,
+        outcome: 'interrupted',
+        body: {
+          error: 'interrupted',
+          message: view.errorMessage ?? 'The service restarted while the command ran; it did not finish',
           text: partialText(view),
           images,
           ...more,
@@ -190,6 +205,8 @@ export function outcomeOf(view: Pick<JobView, 'state' | 'reason' | 'exitCode' | 
       return 'shutting_down';
     case 'cancelled':
       return 'cancelled';
+    case 'interrupted':
+      return 'interrupted';
     default:
       return 'execution_error';
   }

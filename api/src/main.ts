@@ -28,7 +28,11 @@ await images.start();
 const shutdown = new ShutdownState();
 const app = build({
   logger,
-  supervisor: new SupervisorClient({ socketPath: config.supervisorSocket, timeoutMs: config.supervisorTimeoutMs }),
+  supervisor: new SupervisorClient({
+    socketPath: config.supervisorSocket,
+    timeoutMs: config.supervisorTimeoutMs,
+    reconnectMs: config.supervisorReconnectMs,
+  }),
   images,
   system: new SystemSampler(config.imagesDir, config.workspaceDir),
   shutdown,

@@ -39,7 +39,17 @@ export interface SupervisorClientOptions {
   timeoutMs: number;
   /** Longest single long-poll; the supervisor caps it at MAX_WAIT_MS. */
   waitSliceMs?: number;
+  /** How long a wait on a job rides out an unreachable supervisor (s6 restarts it). */
+  reconnectMs?: number;
 }
+
+/**
+ * A start gets this long beyond its deadline to be answered: the supervisor checks the
+ * deadline before it records and spawns the job, so a start it accepts is answered well
+ * within it, and a start answered 503 here never runs (docs/api.md, "A 503 means...").
+ */
+export const START_GRACE_MS = 1000;
+const RECONNECT_PAUSE_MS = 200;
 
 interface CallOptions {
   method: 'GET' | 'POST';
@@ -54,12 +64,14 @@ export class SupervisorClient {
   readonly socketPath: string;
   private readonly timeoutMs: number;
   private readonly waitSliceMs: number;
+  private readonly reconnectMs: number;
   private statusInFlight: Promise<SupervisorStatus> | null = null;
 
   constructor(options: SupervisorClientOptions) {
     this.socketPath = options.socketPath;
     this.timeoutMs = options.timeoutMs;
     this.waitSliceMs = Math.min(options.waitSliceMs ?? 25_000, MAX_WAIT_MS);
+    this.reconnectMs = options.reconnectMs ?? 10_000;
   }
 
   health(): Promise<{ status: string }> {
@@ -74,8 +86,10 @@ export class SupervisorClient {
     return this.statusInFlight;
   }
 
-  startJob(request: StartJobRequest): Promise<JobView> {
-    return this.call({ method: 'POST', path: '/jobs', body: request }) as Promise<JobView>;
+  /** Start a job; the supervisor refuses it (never runs it) once this call has given up. */
+  startJob(request: Omit<StartJobRequest, 'deadlineMs'>): Promise<JobView> {
+    const body: StartJobRequest = { ...request, deadlineMs: Date.now() + this.timeoutMs };
+    return this.call({ method: 'POST', path: '/jobs', body, answerTimeoutMs: this.timeoutMs + START_GRACE_MS }) as Promise<JobView>;
   }
 
   getJob(id: string): Promise<JobView> {
@@ -93,11 +107,26 @@ export class SupervisorClient {
     }) as Promise<JobView>;
   }
 
-  /** Long-poll until the job is finished. Rejects with WaitAborted when `signal` fires. */
+  /**
+   * Long-poll until the job is finished. A supervisor that goes away meanwhile is waited
+   * for up to `reconnectMs` (a restarted one answers from its store: `interrupted`).
+   * Rejects with WaitAborted when `signal` fires.
+   */
   async waitForEnd(id: string, signal?: AbortSignal): Promise<JobView> {
+    let unreachableSince: number | null = null;
     for (;;) {
       if (signal?.aborted === true) throw new WaitAborted();
-      const view = await this.waitOnce(id, this.waitSliceMs, signal);
+      let view: JobView;
+      try {
+        view = await this.waitOnce(id, this.waitSliceMs, signal);
+      } catch (err) {
+        if (!(err instanceof SupervisorUnavailable)) throw err;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince >= this.reconnectMs) throw err;
+        await pause(RECONNECT_PAUSE_MS, signal);
+        continue;
+      }
+      unreachableSince = null;
       if (view.state === 'finished') return view;
     }
   }
@@ -173,4 +202,16 @@ export class SupervisorClient {
       req.end(payload);
     });
   }
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -3,10 +3,14 @@
 import { errors, ForwardedError } from './errors.ts';
 import { SupervisorError, SupervisorUnavailable } from './supervisor-client.ts';
 
-/** `jobId`: the job the request was about, when one was started (the relay can look it up). */
-export function fromSupervisor(err: unknown, jobId?: string): unknown {
+/**
+ * `extra`: what the relay needs to pick up: `jobId` when a job was started, the
+ * `idempotencyKey` a start used (a retry with it can never run the prompt twice).
+ */
+export function fromSupervisor(err: unknown, extra?: { jobId?: string; idempotencyKey?: string }): unknown {
+  const more = extra === undefined || Object.keys(extra).length === 0 ? undefined : extra;
   if (err instanceof SupervisorUnavailable) {
-    return errors.supervisorUnavailable(`The supervisor is not reachable (${err.detail})`, jobId === undefined ? undefined : { jobId });
+    return errors.supervisorUnavailable(`The supervisor is not reachable (${err.detail})`, more);
   }
   if (!(err instanceof SupervisorError)) return err;
   // Lower-cased: @fastify/error upper-cases codes unless the sender resets them.
@@ -19,6 +23,11 @@ export function fromSupervisor(err: unknown, jobId?: string): unknown {
       return errors.jobNotFound(err.message || undefined);
     case 'shutting_down':
       return errors.shuttingDown(err.message || undefined);
+    case 'store_unavailable':
+      return errors.storeUnavailable(err.message || undefined);
+    case 'deadline_exceeded':
+      // Only seen when this process waited past its own deadline: nothing ran.
+      return errors.supervisorUnavailable('The supervisor answered too late; the command was not started', more);
     default:
       if (err.statusCode >= 400 && err.statusCode < 500) return new ForwardedError(err.statusCode, err.code.toLowerCase(), err.message, err.extra);
       return errors.internal(`The supervisor failed (HTTP ${err.statusCode} ${err.code})`);

@@ -129,6 +129,7 @@ export async function startSupervisor(name: string, options: SupervisorOptions):
     ANTHROPIC_API_KEY: 'bench-not-a-key',
     WORKSPACE_DIR: join(base, 'workspace'),
     IMAGES_DIR: join(base, 'images'),
+    DATA_DIR: join(base, 'data'),
     ...options.env,
   };
   buildOnce();

@@ -80,8 +80,8 @@ export function build(deps: AppDeps) {
     return {
       ...deps.status(),
       shuttingDown: runner.isShuttingDown,
-      job: runner.running?.summary(now) ?? null,
-      recentJobs: runner.recent().map((j) => j.summary(now)),
+      job: runner.runningSummary(now),
+      recentJobs: runner.recent(),
     };
   });
 
@@ -89,13 +89,13 @@ export function build(deps: AppDeps) {
     ROUTES.jobs,
     { schema: { body: startJobRequestSchema, response: { 200: jobViewSchema, 201: jobViewSchema } } },
     async (request, reply) => {
-      const { job, created } = runner.start(request.body);
-      return reply.code(created ? 201 : 200).send(job.view());
+      const { view, created } = runner.start(request.body);
+      return reply.code(created ? 201 : 200).send(view);
     },
   );
 
   app.get<{ Params: { id: string } }>(ROUTES.job, { schema: { params: idParams, response: jobResponse } }, async (request) =>
-    runner.get(request.params.id).view(),
+    runner.get(request.params.id),
   );
 
   app.get<{ Params: { id: string }; Querystring: { timeoutMs?: string } }>(
@@ -108,18 +108,16 @@ export function build(deps: AppDeps) {
       const onClose = (): void => gone.abort();
       reply.raw.once('close', onClose);
       try {
-        const job = await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal);
-        return job.view();
+        return await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal);
       } finally {
         reply.raw.off('close', onClose);
       }
     },
   );
 
-  app.post<{ Params: { id: string } }>(ROUTES.cancel, { schema: { params: idParams, response: jobResponse } }, async (request) => {
-    const job = await runner.cancel(request.params.id);
-    return job.view();
-  });
+  app.post<{ Params: { id: string } }>(ROUTES.cancel, { schema: { params: idParams, response: jobResponse } }, async (request) =>
+    runner.cancel(request.params.id),
+  );
 
   return app;
 }

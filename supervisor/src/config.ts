@@ -4,9 +4,10 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ConfigError, type Env, readBool, readInt, readOptional, readPath, readString } from '../../common/env.ts';
-import { defaultPaths } from '../../common/defaults.ts';
+import { defaultDataDir, defaultPaths } from '../../common/defaults.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
 import { defaultReaperBin } from './ownership/reaper.ts';
+import { MEMORY_STORE } from './store/db.ts';
 import { lookupGroupId, lookupUser, type UserEntry } from './users.ts';
 
 export const MIB = 1024 * 1024;
@@ -25,6 +26,10 @@ export interface SupervisorConfig {
   agentUserDedicated: boolean;
   /** The per-job reaper (supervisor/native/reaper.c); used when it works here. */
   reaperBin: string;
+  /** The job store's folder (jobs.db), or `:memory:` (nothing survives a restart). */
+  dataDir: string;
+  /** Finished jobs kept in the store: the newest maxJobs, none older than maxAgeMs. */
+  jobsRetention: { maxJobs: number; maxAgeMs: number };
   /** IMAGES_DIR is pruned to these after each job and at start, oldest first. */
   imagesRetention: { maxCount: number; maxBytes: number; maxAgeMs: number };
   /** More variables of our environment to give the agent (AGENT_ENV), beyond the allow-list. */
@@ -144,6 +149,11 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
     agentUserDedicated,
     reaperBin: readPath(env, 'REAPER_BIN', defaultReaperBin(host.repoRoot ?? REPO_ROOT)),
     agentEnv: Object.freeze(agentEnv),
+    dataDir: env.DATA_DIR === MEMORY_STORE ? MEMORY_STORE : readPath(env, 'DATA_DIR', defaultDataDir(env, host.uid)),
+    jobsRetention: Object.freeze({
+      maxJobs: readInt(env, 'JOBS_MAX_COUNT', 1000, 1, 10_000_000),
+      maxAgeMs: readInt(env, 'JOBS_MAX_AGE_DAYS', 30, 1, 3650) * 24 * 3600_000,
+    }),
     imagesRetention: Object.freeze({
       maxCount: readInt(env, 'IMAGES_MAX_COUNT', 1000, 1, 1_000_000),
       maxBytes: readInt(env, 'IMAGES_MAX_MB', 1024, 1, 1024 * 1024) * MIB,

@@ -10,6 +10,19 @@ export const JobNotFound = createError('job_not_found', 'No job with id %s', 404
 export const ShuttingDown = createError('shutting_down', 'The supervisor is shutting down', 503);
 export const NotFound = createError('not_found', 'No route %s %s', 404);
 export const Internal = createError('internal_error', 'Internal error', 500);
+/** The job store cannot record a new job (read-only, full disk, corrupt and not replaced). */
+export const StoreUnavailable = createError('store_unavailable', 'The job store is not available (%s)', 503);
+/** A start read after the caller's deadline (`deadlineMs`): it was refused and never runs. */
+export const DeadlineExceeded = createError('deadline_exceeded', 'The start request arrived after its deadline; the job was not started', 503);
 
 /** Codes this process answers with, for the docs and tests. */
-export const ERROR_CODES = ['bad_request', 'busy', 'job_not_found', 'shutting_down', 'not_found', 'internal_error'] as const;
+export const ERROR_CODES = [
+  'bad_request',
+  'busy',
+  'job_not_found',
+  'shutting_down',
+  'not_found',
+  'internal_error',
+  'store_unavailable',
+  'deadline_exceeded',
+] as const;

@@ -2,21 +2,15 @@
 // job and at start, the oldest image files go until the folder is within every limit
 // (count, bytes, age). Only regular image files directly in the folder are touched; the
 // newest are always the ones kept, so a job's fresh screenshots survive the job's end.
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { imageContentType } from '../../common/image-types.ts';
+import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import type { Logger } from '../../common/logger.ts';
 
 export interface RetentionLimits {
   maxCount: number;
   maxBytes: number;
   maxAgeMs: number;
-}
-
-export interface ImageFile {
-  name: string;
-  mtimeMs: number;
-  size: number;
 }
 
 /** The files to remove, oldest first, so that the rest is within every limit. Pure. */
@@ -37,19 +31,10 @@ export function toPrune(files: readonly ImageFile[], limits: RetentionLimits, no
 
 export async function pruneImages(dir: string, limits: RetentionLimits, log: Logger): Promise<{ removed: number; bytes: number }> {
   const done = { removed: 0, bytes: 0 };
-  let names: string[];
-  try {
-    // A folder swapped for a link is not ours to prune.
-    if (!(await lstat(dir)).isDirectory()) return done;
-    names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() && imageContentType(d.name) !== null).map((d) => d.name);
-  } catch (err) {
-    log.warn({ err, path: dir }, 'could not read the images folder to prune it');
+  const files = await scanImageFiles(dir);
+  if (files === null) {
+    log.warn({ path: dir }, 'could not read the images folder to prune it');
     return done;
-  }
-  const files: ImageFile[] = [];
-  for (const name of names) {
-    const st = await lstat(path.join(dir, name)).catch(() => null);
-    if (st?.isFile() === true) files.push({ name, mtimeMs: st.mtimeMs, size: st.size });
   }
   const sizes = new Map(files.map((f) => [f.name, f.size]));
   for (const name of toPrune(files, limits, Date.now())) {

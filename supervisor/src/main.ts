@@ -15,12 +15,15 @@ import { sweepLeftovers } from './ownership/sweep.ts';
 import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
 import { detectLayers } from './probe-layers.ts';
 import { JobRunner } from './runner.ts';
+import { openStoreAtStart } from './store/startup.ts';
 import { installShutdown } from './shutdown.ts';
 import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError, UnsafeSocketDirError } from './socket.ts';
 
 const VERSION = '0.1.0';
 /** Headroom beyond KILL_GRACE_MS for the SIGKILL rounds, draining pipes, closing the socket. */
 const SHUTDOWN_SLACK_MS = 1500;
+/** Retention runs after every job and at least this often. */
+const MAINTAIN_INTERVAL_MS = 3600_000;
 
 /** Directories the agent writes to: created if missing, and then owned by the agent user. */
 function ensureAgentDir(path: string, config: Readonly<SupervisorConfig>, log: Logger): void {
@@ -47,6 +50,10 @@ async function screenshotEnv(config: Readonly<SupervisorConfig>, log: Logger): P
     log.warn({ err }, 'no system Chromium: the agent cannot take screenshots');
     return process.env;
   }
+}
+
+function storeWarning(error: string | null): string {
+  return `the job store is not writable (${error ?? 'unknown'}): new jobs are refused until it is`;
 }
 
 async function main(): Promise<void> {
@@ -88,8 +95,11 @@ async function main(): Promise<void> {
   }
   if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir }, 'per-job cgroups enabled');
   await sweepLeftovers(instanceTag, layers, log);
+  // After the sweep: the jobs the last run left as running have no process left.
+  const { store, warnings: storeWarnings } = openStoreAtStart(config, log);
 
-  const runner = new JobRunner({ config, log, instanceTag, layers, env: await screenshotEnv(config, log) });
+  const runner = new JobRunner({ config, log, instanceTag, layers, env: await screenshotEnv(config, log), store });
+  setInterval(() => runner.maintain(), MAINTAIN_INTERVAL_MS).unref();
   const limits = {
     timeoutMs: config.commandTimeoutMs,
     memoryLimitBytes: config.memoryLimitBytes,
@@ -97,7 +107,7 @@ async function main(): Promise<void> {
     killGraceMs: config.killGraceMs,
     sampleIntervalMs: config.sampleIntervalMs,
   };
-  const warnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers)];
+  const startWarnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers), ...storeWarnings];
   const app = build({
     runner,
     log,
@@ -107,9 +117,10 @@ async function main(): Promise<void> {
       uptimeMs: Date.now() - startedAt,
       version: VERSION,
       zombies: isPid1 ? zombieCount() : 0,
-      warnings,
+      warnings: store.isWritable ? startWarnings : [...new Set([...startWarnings, storeWarning(store.status(0).error)])],
       cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null },
       ownership,
+      store: store.status(runner.unsavedCount),
       limits,
     }),
   });
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
     { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag, ownership },
     'startup',
   );
-  for (const w of warnings) log.warn({ pid1: isPid1 }, w);
+  for (const w of startWarnings) log.warn({ pid1: isPid1 }, w);
 
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', ...(isPid1 ? PID1_EXTRA_SIGNALS : [])];
   installShutdown({
@@ -135,6 +146,7 @@ async function main(): Promise<void> {
     close: async () => {
       await runner.shutdown();
       await app.close();
+      store.close();
       removeSocket(config.socketPath);
     },
   });

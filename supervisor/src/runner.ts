@@ -1,65 +1,102 @@
 // One job at a time: starts jobs, refuses a second one (busy), answers repeats of an
-// idempotency key with the first job, keeps the history, and stops everything on
-// shutdown. Waiters are woken only once a job's whole tree is gone.
-import type { StartJobRequest } from '../../common/protocol.ts';
-import { Busy, JobNotFound, ShuttingDown } from './errors.ts';
+// idempotency key with the first job, and stops everything on shutdown. The running job
+// lives here; every other job lives in the store (store/jobs.ts): a job is recorded
+// before its CLI starts and written once more when it has finished, after which nothing
+// of it stays in this heap. Waiters are woken only once the whole tree is gone and the
+// record is written.
+import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
+import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
+import { scanImageFiles } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
+import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
-import { JobHistory } from './history.ts';
 import { newJobId } from './ownership/marker.ts';
+import type { JobStore } from './store/jobs.ts';
+
+/** How many finished jobs /status lists. */
+export const RECENT_JOBS = 20;
+/** Finished jobs whose record could not be written (a full disk) stay in memory, this many at most. */
+const MAX_UNSAVED = 50;
+
+export type RunnerDeps = Omit<JobDeps, 'imagesOf'> & { store: JobStore };
 
 export class JobRunner {
   private current: Job | null = null;
-  private readonly history: JobHistory;
-  private readonly byKey = new Map<string, Job>();
+  /** Finished jobs the store could not take yet, by id: answered from here, written when it can. */
+  private readonly unsaved = new Map<string, JobView>();
   private shuttingDown = false;
+  private previousEndMs: number | null;
+  private readonly jobDeps: JobDeps;
+  private readonly store: JobStore;
 
-  constructor(private readonly deps: JobDeps) {
-    this.history = new JobHistory(4 * deps.config.maxOutputBytes);
+  constructor(deps: RunnerDeps) {
+    const { store, ...jobDeps } = deps;
+    this.store = store;
+    this.previousEndMs = store.lastEndedAtMs();
+    this.jobDeps = { ...jobDeps, imagesOf: (startedAtMs, endedAtMs) => this.imagesOf(startedAtMs, endedAtMs) };
   }
 
   get isShuttingDown(): boolean {
     return this.shuttingDown;
   }
 
-  get running(): Job | null {
-    return this.current;
+  /** The running job's summary, or null. */
+  runningSummary(now = Date.now()): JobSummary | null {
+    return this.current?.summary(now) ?? null;
   }
 
-  recent(): readonly Job[] {
-    return this.history.list();
+  /** The newest finished jobs, newest first. */
+  recent(): JobSummary[] {
+    const unsaved = [...this.unsaved.values()].reverse().map(({ text: _t, stderrTail: _s, ...summary }) => summary);
+    return [...unsaved, ...this.store.recent(RECENT_JOBS)].slice(0, RECENT_JOBS);
+  }
+
+  get unsavedCount(): number {
+    return this.unsaved.size;
   }
 
   /** Start a job, or return the job an earlier request with the same key started. */
-  start(request: StartJobRequest): { job: Job; created: boolean } {
+  start(request: StartJobRequest): { view: JobView; created: boolean } {
     const key = request.idempotencyKey;
-    const known = key === undefined ? undefined : this.byKey.get(key);
-    if (known !== undefined) return { job: known, created: false };
+    if (key !== undefined) {
+      const known = this.byKey(key);
+      if (known !== undefined) return { view: known, created: false };
+    }
     if (this.shuttingDown) throw new ShuttingDown();
     if (this.current !== null) {
       const err = new Busy(this.current.id);
       Object.assign(err, { jobId: this.current.id });
       throw err;
     }
-    const job = new Job(newJobId(), request, this.deps);
-    this.deps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
+    // The caller gave up at its deadline (and answered its own caller that nothing ran).
+    if (request.deadlineMs !== undefined && Date.now() > request.deadlineMs) {
+      this.jobDeps.log.warn({ lateMs: Date.now() - request.deadlineMs, idempotencyKey: key ?? null }, 'start refused: past its deadline');
+      throw new DeadlineExceeded();
+    }
+    this.store.reopen();
+    this.flushUnsaved();
+    const job = new Job(newJobId(), request, this.jobDeps);
+    // Recorded before anything runs: a job the store cannot hold does not start.
+    this.store.insertStarted(job.summary());
+    this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
     this.current = job;
-    if (key !== undefined) this.byKey.set(key, job);
+    // Registered before any waiter's: the record is written before a waiter is woken.
     void job.finished.then(() => this.onFinished(job));
     job.start();
-    return { job, created: true };
+    return { view: job.view(), created: true };
   }
 
-  get(id: string): Job {
-    const job = this.current?.id === id ? this.current : this.history.get(id);
-    if (job === undefined) throw new JobNotFound(id);
-    return job;
+  get(id: string): JobView {
+    if (this.current?.id === id) return this.current.view();
+    const view = this.unsaved.get(id) ?? this.store.byId(id);
+    if (view === undefined) throw new JobNotFound(id);
+    return view;
   }
 
-  /** Resolves with the job once it has finished, or after timeoutMs / on abort. */
-  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<Job> {
-    const job = this.get(id);
-    if (job.isFinished || timeoutMs <= 0) return job;
+  /** Resolves with the job once it has finished, or as it is after timeoutMs / on abort. */
+  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView> {
+    const job = this.current?.id === id ? this.current : null;
+    if (job === null || timeoutMs <= 0) return this.get(id);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     await Promise.race([
@@ -72,20 +109,22 @@ export class JobRunner {
     ]);
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
-    return job;
+    return job.view();
   }
 
   /** End a running job with reason `cancelled`; resolves once it has finished. */
-  async cancel(id: string): Promise<Job> {
-    const job = this.get(id);
-    if (!job.isFinished) await job.stop('cancelled');
-    return job;
+  async cancel(id: string): Promise<JobView> {
+    const job = this.current?.id === id ? this.current : null;
+    if (job === null) return this.get(id);
+    await job.stop('cancelled');
+    return job.view();
   }
 
   /** Refuse new jobs, end the running one with reason `shutdown`, wait until it is gone. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     if (this.current !== null) await this.current.stop('shutdown');
+    this.flushUnsaved();
   }
 
   /** Second signal: skip the grace period. */
@@ -98,13 +137,61 @@ export class JobRunner {
     return this.current?.killNow() ?? 0;
   }
 
-  private onFinished(job: Job): void {
-    if (this.current === job) this.current = null;
-    // The job's screenshots are the newest: pruning keeps them and drops the oldest.
-    void pruneImages(this.deps.config.imagesDir, this.deps.config.imagesRetention, this.deps.log);
-    for (const dropped of this.history.add(job)) {
-      const key = dropped.idempotencyKey;
-      if (key !== null && this.byKey.get(key) === dropped) this.byKey.delete(key);
+  /** Background retention: drop old jobs, retry unsaved records. */
+  maintain(): void {
+    this.store.reopen();
+    this.flushUnsaved();
+    try {
+      const removed = this.store.prune();
+      if (removed > 0) this.jobDeps.log.info({ removedCount: removed }, 'pruned old jobs');
+    } catch (err) {
+      this.jobDeps.log.warn({ err }, 'could not prune old jobs');
     }
+  }
+
+  private byKey(key: string): JobView | undefined {
+    if (this.current?.idempotencyKey === key) return this.current.view();
+    for (const view of this.unsaved.values()) if (view.idempotencyKey === key) return view;
+    return this.store.byKey(key);
+  }
+
+  private async imagesOf(startedAtMs: number, endedAtMs: number): Promise<string[]> {
+    const files = await scanImageFiles(this.jobDeps.config.imagesDir);
+    return files === null ? [] : imagesInWindow(files, jobWindow(startedAtMs, endedAtMs, this.previousEndMs));
+  }
+
+  private onFinished(job: Job): void {
+    const view = job.view();
+    this.save(view);
+    if (this.current === job) this.current = null;
+    this.previousEndMs = job.record.endedAtMs;
+    // The job's screenshots are the newest: pruning keeps them and drops the oldest.
+    void pruneImages(this.jobDeps.config.imagesDir, this.jobDeps.config.imagesRetention, this.jobDeps.log);
+    // After the waiters have their answer.
+    setImmediate(() => this.maintain());
+  }
+
+  private save(view: JobView): boolean {
+    try {
+      this.store.saveFinished(view);
+      this.unsaved.delete(view.id);
+      return true;
+    } catch (err) {
+      if (!(err instanceof StoreUnavailable)) throw err;
+      if (!this.unsaved.has(view.id)) {
+        this.jobDeps.log.error({ jobId: view.id, err }, 'could not write the finished job; kept in memory until the store takes it');
+      }
+      this.unsaved.set(view.id, view);
+      if (this.unsaved.size > MAX_UNSAVED) {
+        const oldest = this.unsaved.keys().next().value!;
+        this.unsaved.delete(oldest);
+        this.jobDeps.log.error({ jobId: oldest }, 'dropped an unsaved finished job (too many unsaved)');
+      }
+      return false;
+    }
+  }
+
+  private flushUnsaved(): void {
+    for (const view of [...this.unsaved.values()]) if (!this.save(view)) return;
   }
 }

@@ -150,7 +150,7 @@ void test('GET /images serves only regular image files inside IMAGES_DIR and nev
   }
 });
 
-void test('the watcher lists a finished PNG; the end-of-job scan lists what changed in the window, oldest first', async (t) => {
+void test('the watcher lists a finished PNG; a scan lists what changed in the window, oldest first', async (t) => {
   const imagesDir = path.join(await tempDir(t), 'images');
   const { images } = await buildTestApp(t, { imagesDir, watch: true });
   const startMs = Date.now();
@@ -165,8 +165,9 @@ void test('the watcher lists a finished PNG; the end-of-job scan lists what chan
   assert.equal(images.stats().count, 2, 'the watcher saw both PNGs and not the .txt');
   assert.equal(images.stats().bytes, 2 * PNG.length);
   const endMs = Date.now() + 100;
-  assert.deepEqual(await images.listAfterScan(startMs, endMs), ['/images/b.png', '/images/a.png']);
-  assert.deepEqual(await images.listAfterScan(endMs + 1000, endMs + 2000), [], 'nothing from another window');
+  await images.scan();
+  assert.deepEqual(images.listFromMemory(startMs, endMs), ['/images/b.png', '/images/a.png']);
+  assert.deepEqual(images.listFromMemory(endMs + 1000, endMs + 2000), [], 'nothing from another window');
 });
 
 void test('the images folder swapped for a link to another folder: nothing listed, nothing served from there', async (t) => {
@@ -179,7 +180,8 @@ void test('the images folder swapped for a link to another folder: nothing liste
   const { app, images } = await buildTestApp(t, { imagesDir });
   await rm(imagesDir, { recursive: true });
   await symlink(outside, imagesDir);
-  assert.deepEqual(await images.listAfterScan(0, Date.now() + 1000), []);
+  await images.scan();
+  assert.deepEqual(images.listFromMemory(0, Date.now() + 1000), []);
   const res = await app.inject({ method: 'GET', url: '/images/secret.png' });
   assert.equal(res.statusCode, 404);
   assert.ok(!res.body.includes(MARKER));
@@ -248,5 +250,6 @@ void test('a full index forgets its oldest entries, never a new screenshot (scan
   while (!index.listFromMemory(0, Date.now() + 1000).includes('/images/fresh.png') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(index.listFromMemory(fresh - 10, Date.now() + 1000), ['/images/fresh.png'], 'the new file is listed');
   assert.equal(index.stats().count, 3, 'still bounded');
-  assert.deepEqual(await index.listAfterScan(0, Date.now() + 1000), ['/images/old-3.png', '/images/old-4.png', '/images/fresh.png']);
+  await index.scan();
+  assert.deepEqual(index.listFromMemory(0, Date.now() + 1000), ['/images/old-3.png', '/images/old-4.png', '/images/fresh.png']);
 });

@@ -32,6 +32,7 @@ function job(over: Partial<JobView> = {}): JobView {
     peakProcessCount: 1,
     processesKilled: 0,
     leftoversKilled: 0,
+    images: [],
     ...over,
   };
 }

@@ -55,6 +55,7 @@ async function launch(t: TestContext, via: 'npm' | 'node'): Promise<Launched> {
       CLAUDE_BIN: fixture('api-cli.mjs'),
       SUPERVISOR_SOCKET: socketPath,
       IMAGES_DIR: path.join(dir, 'images'),
+      DATA_DIR: path.join(dir, 'data'),
       WORKSPACE_DIR: path.join(dir, 'workspace'),
       PORT: '0',
       HOST: '127.0.0.1',

@@ -103,6 +103,7 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
     WORKSPACE_DIR: path.join(dir, 'data/workspace'),
     CLAUDE_CONFIG_DIR: path.join(dir, 'data/claude'),
     IMAGES_DIR: path.join(dir, 'data/images'),
+    DATA_DIR: path.join(dir, 'data/state'),
     KILL_GRACE_MS: '2000',
     LOG_LEVEL: 'info',
     ANTHROPIC_API_KEY: 'sk-ant-deploy-test',

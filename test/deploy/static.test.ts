@@ -206,7 +206,7 @@ void describe('Dockerfile', () => {
     assert.equal(env.get('SUPERVISOR_SOCKET_GROUP'), 'api');
     const socketDir = path.dirname(env.get('SUPERVISOR_SOCKET') ?? '');
     assert.ok(socketDir.startsWith('/run/'), 'socket under /run');
-    for (const name of ['WORKSPACE_DIR', 'CLAUDE_CONFIG_DIR', 'IMAGES_DIR']) {
+    for (const name of ['WORKSPACE_DIR', 'CLAUDE_CONFIG_DIR', 'IMAGES_DIR', 'DATA_DIR']) {
       const dir = env.get(name) ?? '';
       assert.ok(dir.startsWith('/data/'), `${name} on the volume`);
       assert.ok(!dir.startsWith(socketDir) && !socketDir.startsWith(dir), `${name} apart from the socket folder`);
@@ -368,6 +368,7 @@ void describe('entrypoint', () => {
       WORKSPACE_DIR: '/nonexistent/w',
       CLAUDE_CONFIG_DIR: '/nonexistent/c',
       IMAGES_DIR: '/nonexistent/i',
+      DATA_DIR: '/nonexistent/d',
       S6_SCAN_DIR: '/',
     });
     assert.equal(result.status, 1);

@@ -11,6 +11,8 @@ import { build } from '../../supervisor/src/app.ts';
 import { loadConfig } from '../../supervisor/src/config.ts';
 import { ownershipStatus } from '../../supervisor/src/ownership/layers.ts';
 import { JobRunner } from '../../supervisor/src/runner.ts';
+import { MEMORY_STORE } from '../../supervisor/src/store/db.ts';
+import { JobStore } from '../../supervisor/src/store/jobs.ts';
 import { fixture } from '../support/supervisor-harness.ts';
 import { Writable } from 'node:stream';
 
@@ -23,7 +25,9 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
   );
   const log = createLogger({ name: 'test', level: 'silent', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
   const layers = { agentUid: null, reaperBin: null, cgroups: null, environ: true, agentIsSupervisorUser: true };
-  const runner = new JobRunner({ config, log, instanceTag: 'apptest', layers, env: process.env });
+  const store = new JobStore(MEMORY_STORE, config.jobsRetention);
+  store.open();
+  const runner = new JobRunner({ config, log, instanceTag: 'apptest', layers, env: process.env, store });
   const app = build({
     runner,
     log,
@@ -36,6 +40,7 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
       warnings: [],
       cgroup: { enabled: false, path: null },
       ownership: ownershipStatus(layers),
+      store: store.status(runner.unsavedCount),
       limits: { timeoutMs: 1, memoryLimitBytes: 1, maxOutputBytes: 1, killGraceMs: 1, sampleIntervalMs: 1 },
     }),
   });

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../common/env.ts';
 import { loadConfig, MIB } from '../../supervisor/src/config.ts';
-import { JobHistory } from '../../supervisor/src/history.ts';
-import type { Job } from '../../supervisor/src/job/job.ts';
+import { imagesInWindow, jobWindow } from '../../supervisor/src/job/images.ts';
 import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../../supervisor/src/lifecycle.ts';
 import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/ownership/marker.ts';
 import { HeadCapture, TailCapture, utf8CompletePrefix } from '../../supervisor/src/output.ts';
@@ -83,22 +82,17 @@ void test('output: the head is kept, UTF-8 never cut in half, the tail is bounde
   assert.equal(tail.text(), 'oé!');
 });
 
-void test('history keeps 50 jobs and full text only within the budget, newest first', () => {
-  const history = new JobHistory(10, 3);
-  const job = (id: string, text: string) => ({ id, record: { text, textBytes: Buffer.byteLength(text), textEvicted: false } }) as unknown as Job;
-  const a = job('a', '123456');
-  const b = job('b', '123456');
-  const c = job('c', '1');
-  const d = job('d', '1');
-  history.add(a);
-  history.add(b);
-  assert.equal(a.record.text, null, 'the older text goes once the sum exceeds the budget');
-  assert.equal(a.record.textEvicted, true);
-  assert.equal(b.record.text, '123456');
-  history.add(c);
-  const dropped = history.add(d);
-  assert.deepEqual(dropped.map((j) => j.id), ['a']);
-  assert.deepEqual(history.list().map((j) => j.id), ['d', 'c', 'b']);
+void test('a job window opens 10 ms early but never before the previous job ended, and lists images oldest first', () => {
+  assert.deepEqual(jobWindow(1000, 2000, null), [990, 2010]);
+  assert.deepEqual(jobWindow(1000, 2000, 995), [996, 2010], 'a file of the previous job stays its own');
+  assert.deepEqual(jobWindow(1000, 2000, 500), [990, 2010]);
+  const files = [
+    { name: 'b.png', mtimeMs: 1500, size: 1 },
+    { name: 'a.png', mtimeMs: 1200, size: 1 },
+    { name: 'old.png', mtimeMs: 980, size: 1 },
+    { name: 'later.png', mtimeMs: 2011, size: 1 },
+  ];
+  assert.deepEqual(imagesInWindow(files, jobWindow(1000, 2000, null)), ['a.png', 'b.png']);
 });
 
 void test('marker: a whole environ entry per job, a prefix per supervisor instance', () => {

@@ -80,6 +80,7 @@ export async function startE2eService(t: CleanupRegistrar, options: E2eServiceOp
     SUPERVISOR_SOCKET: socketPath,
     WORKSPACE_DIR: workspaceDir,
     IMAGES_DIR: imagesDir,
+    DATA_DIR: path.join(path.dirname(workspaceDir), 'data'),
     ANTHROPIC_BASE_URL: options.messagesApi.url,
     ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key',
     // No retries against the stand-in's deliberate 500/401: one answer, fast.

@@ -201,6 +201,7 @@ export function supervisorEnv(dir: string, extra: Record<string, string | undefi
     SUPERVISOR_SOCKET: join(dir, 'supervisor.sock'),
     WORKSPACE_DIR: join(dir, 'workspace'),
     IMAGES_DIR: join(dir, 'images'),
+    DATA_DIR: join(dir, 'data'),
     CLAUDE_BIN: claudeBin,
     IS_SANDBOX: '1',
     LOG_LEVEL: 'debug',

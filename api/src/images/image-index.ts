@@ -1,23 +1,17 @@
 // What is in IMAGES_DIR, kept current by a chokidar watcher (depth 0, links not followed,
-// awaitWriteFinish so a half-written file is not listed). A job's images are the files
-// whose mtime falls in its [startedAt, endedAt] window; at job end a direct scan of the
-// folder settles the list, which also covers anything the watcher missed and jobs that
-// ran before this API process started. State is bounded by maxEntries: past it the oldest
+// awaitWriteFinish so a half-written file is not listed): a running job's images so far
+// and /status's figures come from here. A finished job's list is the supervisor's, stored
+// with the job (api/src/job-images.ts). State is bounded by maxEntries: past it the oldest
 // entries are forgotten, never the new ones (a job's fresh screenshot is always listed).
 // The supervisor prunes the folder itself (IMAGES_MAX_COUNT and co.).
-import { mkdir, readdir, lstat, realpath } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { scanImageFiles, type ImageFile } from '../../../common/image-files.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { checkPlainName, imageContentType, imageUrl } from './names.ts';
 
-const SCAN_BATCH = 64;
-
-export interface ImageEntry {
-  name: string;
-  mtimeMs: number;
-  size: number;
-}
+export type ImageEntry = ImageFile;
 
 export interface ImageIndexOptions {
   dir: string;
@@ -104,36 +98,14 @@ export class ImageIndex {
     return imagesInWindow(this.files.values(), fromMs, toMs);
   }
 
-  /** Images of a finished job's window, after a direct scan of the folder. */
-  async listAfterScan(fromMs: number, toMs: number): Promise<string[]> {
-    await this.scan();
-    return this.listFromMemory(fromMs, toMs);
-  }
-
   /** Re-read the folder: regular image files directly inside it (links are not listed). */
   async scan(): Promise<void> {
-    let names: string[];
-    try {
-      // The agent can write where the folder lives: if it swapped the folder for a link,
-      // list nothing from wherever that link leads.
-      if (!(await lstat(this.rootReal)).isDirectory()) {
-        this.files.clear();
-        return;
-      }
-      const dirents = await readdir(this.rootReal, { withFileTypes: true });
-      names = dirents.filter((d) => d.isFile() && isListableName(d.name)).map((d) => d.name);
-    } catch (err) {
-      this.logger.warn({ err }, 'images folder scan failed');
+    // The agent can write where the folder lives: if it swapped the folder for a link,
+    // list nothing from wherever that link leads (scanImageFiles answers null).
+    const entries = await scanImageFiles(this.rootReal, isListableName);
+    if (entries === null) {
+      this.files.clear();
       return;
-    }
-    const entries: ImageEntry[] = [];
-    // A few dozen lstat calls in flight at a time: a folder of thousands is read in one go.
-    for (let i = 0; i < names.length; i += SCAN_BATCH) {
-      const batch = names.slice(i, i + SCAN_BATCH);
-      const stats = await Promise.all(batch.map((name) => lstat(path.join(this.rootReal, name)).catch(() => null)));
-      stats.forEach((st, k) => {
-        if (st?.isFile() === true) entries.push({ name: batch[k]!, mtimeMs: st.mtimeMs, size: st.size });
-      });
     }
     // Oldest first, and only the newest maxEntries: the map's order is then its age.
     entries.sort((a, b) => a.mtimeMs - b.mtimeMs);

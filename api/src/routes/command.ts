@@ -2,6 +2,7 @@
 // started), wait for its end over the long-poll route, answer with the seed contract.
 // The job belongs to the supervisor: a relay that disconnects, or this process dying,
 // does not stop it; GET /jobs/:id or a retry with the same key picks up its result.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SESSION_ID_PATTERN, type JobView, type StartJobRequest } from '../../../common/protocol.ts';
 import type { RouteContext } from '../app.ts';
@@ -63,9 +64,10 @@ function waitSignal(ctx: RouteContext, reply: FastifyReply): { signal: AbortSign
 export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Body: CommandBody; Headers: { 'idempotency-key'?: string } }>('/command', { schema: commandSchema }, async (request, reply) => {
     const { text, sessionId } = request.body;
-    const start: StartJobRequest = { prompt: text };
-    const key = request.headers['idempotency-key'];
-    if (key !== undefined) start.idempotencyKey = key;
+    // Every start carries a key: the relay's, or one of ours, which a 503 hands back, so a
+    // retry with it can never run the prompt twice.
+    const key = request.headers['idempotency-key'] ?? `api-${randomUUID()}`;
+    const start: Omit<StartJobRequest, 'deadlineMs'> = { prompt: text, idempotencyKey: key };
     if (sessionId !== undefined) start.sessionId = sessionId;
     if (request.body.continue !== undefined) start.continue = request.body.continue;
 
@@ -73,7 +75,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
     try {
       job = await ctx.supervisor.startJob(start);
     } catch (err) {
-      throw fromSupervisor(err);
+      throw fromSupervisor(err, { idempotencyKey: key });
     }
     const jobId = job.id;
     request.log.info({ jobId, promptChars: text.length }, 'command received');
@@ -85,10 +87,10 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
         finished = await ctx.supervisor.waitForEnd(jobId, wait.signal);
       } catch (err) {
         if (err instanceof SupervisorError && err.code.toLowerCase() === 'job_not_found') {
-          // The supervisor restarted (its job table is in memory): the job is lost.
-          throw errors.supervisorUnavailable('The supervisor restarted while the command ran; the job was lost', { jobId });
+          // Only when the store was replaced (a corrupt file moved aside) while it ran.
+          throw errors.supervisorUnavailable('The supervisor lost this job (its job store was replaced)', { jobId });
         }
-        if (!(err instanceof WaitAborted)) throw fromSupervisor(err, jobId);
+        if (!(err instanceof WaitAborted)) throw fromSupervisor(err, { jobId });
         if (!ctx.shutdown.closing) {
           // The relay hung up; the job runs on and its result stays fetchable.
           // Nobody reads this answer; it only completes the request's lifecycle.
@@ -111,7 +113,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
         wait.dispose();
       }
     }
-    const images = await ctx.jobImages.forJob(finished);
+    const images = ctx.jobImages.forJob(finished);
     const answer = finishedJobReply(finished, images.urls, images.truncated);
     request.log.info({ jobId, reason: finished.reason, exitCode: finished.exitCode, statusCode: answer.statusCode }, 'command done');
     return reply.code(answer.statusCode).send(answer.body);

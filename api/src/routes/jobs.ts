@@ -1,6 +1,6 @@
 // GET /jobs/:id: a job's result (same mapping as POST /command) once it has finished, or
 // 202 with its live state while it runs. For a relay whose connection broke, and for
-// anyone after an API restart: all job state lives in the supervisor.
+// anyone after a restart: all job state lives in the supervisor's store.
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../app.ts';
 import { jobReply } from '../job-response.ts';
@@ -20,9 +20,9 @@ export function jobRoutes(app: FastifyInstance, ctx: RouteContext): void {
     try {
       view = await ctx.supervisor.getJob(request.params.id);
     } catch (err) {
-      throw fromSupervisor(err, request.params.id);
+      throw fromSupervisor(err, { jobId: request.params.id });
     }
-    const images = await ctx.jobImages.forJob(view);
+    const images = ctx.jobImages.forJob(view);
     const answer = jobReply(view, images.urls, images.truncated);
     return reply.code(answer.statusCode).send(answer.body);
   });

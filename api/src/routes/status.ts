@@ -76,7 +76,7 @@ export function statusRoutes(app: FastifyInstance, ctx: RouteContext): void {
       supervisor,
       system,
       images: ctx.images.stats(),
-      imagesOf: (j) => ctx.jobImages.known(j),
+      imagesOf: (j) => ctx.jobImages.forJob(j).urls,
     });
   });
 }

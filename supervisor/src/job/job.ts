@@ -34,6 +34,8 @@ export interface JobDeps {
   instanceTag: string;
   layers: OwnershipLayers;
   env: Env;
+  /** The image files the job wrote, given its window (job/images.ts); [] when unreadable. */
+  imagesOf: (startedAtMs: number, endedAtMs: number) => Promise<string[]>;
 }
 
 /** What the job has come to so far; final once `isFinished`. Sizes in bytes, times in ms. */
@@ -53,12 +55,11 @@ export interface JobRecord
     | 'peakRssBytes'
     | 'processCount'
     | 'peakProcessCount'
+    | 'images'
   > {
   errorCode: JobView['errorCode'];
   /** The view's `endedAt`, as a number. */
   endedAtMs: number | null;
-  textBytes: number;
-  textEvicted: boolean;
   forcedKill: boolean;
 }
 
@@ -72,8 +73,6 @@ export class Job {
     errorMessage: null,
     errorCode: null,
     text: null,
-    textBytes: 0,
-    textEvicted: false,
     processesKilled: 0,
     leftoversKilled: 0,
     forcedKill: false,
@@ -83,6 +82,7 @@ export class Job {
     peakRssBytes: 0,
     processCount: 0,
     peakProcessCount: 0,
+    images: [],
   };
   readonly output: JobOutput;
   readonly idempotencyKey: string | null;
@@ -103,7 +103,7 @@ export class Job {
   private streamsEnded: Promise<unknown> = Promise.resolve();
   private oomKillsAtStart = 0;
   private resolveFinished!: () => void;
-  /** Held only until it is written to the CLI: history must not keep prompts. */
+  /** Held only until it is written to the CLI: nothing keeps prompts. */
   private request: StartJobRequest | null;
 
   constructor(
@@ -341,7 +341,6 @@ export class Job {
     await this.cli?.release();
     const stream = this.output.end();
     if (r.pid !== null) r.text = this.output.liveText();
-    r.textBytes = r.text === null ? 0 : Buffer.byteLength(r.text);
     this.output.release();
     const failure = failureOf({
       reason: this.state.reason,
@@ -357,6 +356,7 @@ export class Job {
     r.peakRssBytes = peakBytes(r.peakRssBytes, this.cgroup?.peakBytes() ?? null);
     if (this.cgroup !== null && !(await this.cgroup.remove())) log.warn({ jobId: this.id }, 'could not remove the job cgroup');
     r.endedAtMs = Date.now();
+    r.images = await this.deps.imagesOf(this.startedAtMs, r.endedAtMs);
     log.info(
       {
         jobId: this.id,
@@ -371,6 +371,7 @@ export class Job {
         forced: r.forcedKill,
         outputBytes: this.output.stdoutBytes,
         truncated: this.output.stdoutTruncated,
+        imageCount: r.images.length,
       },
       'done',
     );

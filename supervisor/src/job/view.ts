@@ -32,7 +32,7 @@ export function summaryOf(job: Job, now = Date.now()): JobSummary {
     peakProcessCount: r.peakProcessCount,
     processesKilled: r.processesKilled,
     leftoversKilled: r.leftoversKilled,
-    textEvicted: r.textEvicted,
+    images: finished ? r.images : [],
   };
 }
 

@@ -1,0 +1,238 @@
+// The queries the runner needs, over the job store (db.ts): a job is inserted as it
+// starts (before its CLI is spawned: a job that cannot be recorded does not run), written
+// once more when it has finished, and read back by id or idempotency key. A failed write
+// marks the store not writable with the reason; the runner refuses new jobs until a
+// reopen succeeds (reopen()). Reads of an unreadable store throw StoreUnavailable: a
+// relay must never be told "no such job" about a job the store may hold.
+import type { JobSummary, JobView, StoreStatus } from '../../../common/protocol.ts';
+import { StoreUnavailable } from '../errors.ts';
+import type Database from 'libsql';
+import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } from './db.ts';
+
+type Statement = Database.Statement<unknown[]>;
+
+export interface StoreRetention {
+  maxJobs: number;
+  maxAgeMs: number;
+}
+
+/** Shortest pause between attempts to reopen a store that is not writable. */
+const REOPEN_INTERVAL_MS = 5000;
+
+interface Row {
+  summary: string;
+  text: string | null;
+  stderr_tail: string;
+}
+
+function toView(row: Row): JobView {
+  return { ...(JSON.parse(row.summary) as JobSummary), text: row.text, stderrTail: row.stderr_tail };
+}
+
+function summaryJson(view: JobSummary): string {
+  const { text: _text, stderrTail: _tail, ...summary } = view as JobView;
+  return JSON.stringify(summary);
+}
+
+export class JobStore {
+  private db: Db | null = null;
+  private writable = false;
+  private error: string | null = null;
+  private count = 0;
+  private lastOpenMs = 0;
+  /** Prepared once per connection (libsql's close() leaves them to the GC). */
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(
+    readonly dataDir: string,
+    readonly retention: StoreRetention,
+  ) {}
+
+  /** Open the database; what opening found (a corrupt file moved aside, an error). */
+  open(nowMs = Date.now()): OpenedDb {
+    this.lastOpenMs = nowMs;
+    this.close();
+    const opened = openJobDb(this.dataDir, nowMs);
+    this.db = opened.db;
+    this.writable = opened.writable;
+    this.error = opened.error;
+    this.count = this.db === null ? 0 : Number(this.column('SELECT count(*) FROM jobs'));
+    return opened;
+  }
+
+  /**
+   * Try again, at most every few seconds, with a store that is not writable. A connection
+   * opened for writing is kept (a full disk may have room again: the next write tells);
+   * a read-only one, or none, is opened anew.
+   */
+  reopen(nowMs = Date.now()): boolean {
+    if (this.writable) return true;
+    if (nowMs - this.lastOpenMs < REOPEN_INTERVAL_MS) return false;
+    if (this.db !== null && !this.db.readonly) {
+      this.lastOpenMs = nowMs;
+      this.writable = true;
+      this.error = null;
+      return true;
+    }
+    return this.open(nowMs).writable;
+  }
+
+  get isWritable(): boolean {
+    return this.writable;
+  }
+
+  get path(): string {
+    return this.dataDir === MEMORY_STORE ? MEMORY_STORE : `${this.dataDir}/jobs.db`;
+  }
+
+  close(): void {
+    this.statements.clear();
+    this.db?.close();
+    this.db = null;
+    this.writable = false;
+  }
+
+  /** Record a job that is about to start. Throws StoreUnavailable when it cannot. */
+  insertStarted(summary: JobSummary): void {
+    this.write(() => {
+      this.stmt('INSERT INTO jobs (id, idempotency_key, state, started_at, summary) VALUES (?, ?, ?, ?, ?)').run(
+        summary.id,
+        summary.idempotencyKey,
+        'running',
+        Date.parse(summary.startedAt),
+        summaryJson(summary),
+      );
+    });
+    this.count += 1;
+  }
+
+  /** Write a finished job's final record. Throws StoreUnavailable when it cannot. */
+  saveFinished(view: JobView): void {
+    this.write(() => {
+      this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ? WHERE id = ?").run(
+        view.endedAt === null ? Date.now() : Date.parse(view.endedAt),
+        summaryJson(view),
+        view.text,
+        view.stderrTail,
+        view.id,
+      );
+    });
+  }
+
+  byId(id: string): JobView | undefined {
+    const row = this.read(() => this.stmt('SELECT summary, text, stderr_tail FROM jobs WHERE id = ?').get(id)) as Row | undefined;
+    return row === undefined ? undefined : toView(row);
+  }
+
+  byKey(key: string): JobView | undefined {
+    const row = this.read(() => this.stmt('SELECT summary, text, stderr_tail FROM jobs WHERE idempotency_key = ?').get(key)) as Row | undefined;
+    return row === undefined ? undefined : toView(row);
+  }
+
+  /** The newest finished jobs, newest first, without their text. [] when unreadable. */
+  recent(limit: number): JobSummary[] {
+    if (this.db === null) return [];
+    const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'finished' ORDER BY started_at DESC, rowid DESC LIMIT ?").raw().all(limit) as [string][];
+    return rows.map(([s]) => JSON.parse(s) as JobSummary);
+  }
+
+  /** When the newest finished job ended (ms), or null. */
+  lastEndedAtMs(): number | null {
+    if (this.db === null) return null;
+    const v = this.column("SELECT max(ended_at) FROM jobs WHERE state = 'finished'");
+    return v === null || v === undefined ? null : Number(v);
+  }
+
+  /**
+   * At start: every job still recorded as running belongs to a supervisor that is gone.
+   * Each becomes finished with reason `interrupted`; returns them.
+   */
+  interruptRunning(nowMs: number, message: string): JobSummary[] {
+    if (this.db === null || !this.writable) return [];
+    const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'running'").raw().all() as [string][];
+    const done: JobSummary[] = [];
+    for (const [raw] of rows) {
+      const s = JSON.parse(raw) as JobSummary;
+      const interrupted: JobSummary = {
+        ...s,
+        state: 'finished',
+        reason: 'interrupted',
+        endedAt: new Date(nowMs).toISOString(),
+        durationMs: Math.max(0, nowMs - Date.parse(s.startedAt)),
+        errorMessage: message,
+        rssBytes: 0,
+        processCount: 0,
+      };
+      this.saveFinished({ ...interrupted, text: null, stderrTail: '' });
+      done.push(interrupted);
+    }
+    return done;
+  }
+
+  /** Drop finished jobs beyond the retention limits; returns how many went. */
+  prune(nowMs = Date.now()): number {
+    if (this.db === null || !this.writable) return 0;
+    let removed = 0;
+    this.write(() => {
+      const info = this.stmt(
+        `DELETE FROM jobs WHERE state = 'finished' AND (ended_at < ? OR id NOT IN (
+           SELECT id FROM jobs WHERE state = 'finished' ORDER BY started_at DESC, rowid DESC LIMIT ?))`,
+      ).run(nowMs - this.retention.maxAgeMs, this.retention.maxJobs);
+      removed = Number(info.changes);
+      if (removed > 0) this.db!.pragma('incremental_vacuum');
+    });
+    this.count -= removed;
+    return removed;
+  }
+
+  status(unsaved: number): StoreStatus {
+    return {
+      path: this.path,
+      writable: this.writable,
+      error: this.error,
+      jobs: this.count,
+      bytes: dbBytes(this.dataDir),
+      unsaved,
+      maxJobs: this.retention.maxJobs,
+      maxAgeDays: Math.round(this.retention.maxAgeMs / 86_400_000),
+    };
+  }
+
+  /** The first column of the first row. */
+  private column(sql: string, ...params: unknown[]): unknown {
+    return (this.stmt(sql).raw().get(...params) as unknown[] | undefined)?.[0];
+  }
+
+  /** Statements are prepared once per connection. */
+  private stmt(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (st === undefined) {
+      st = this.db!.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private write(fn: () => void): void {
+    if (this.db === null || !this.writable) throw new StoreUnavailable(this.error ?? 'the job store is not open');
+    try {
+      fn();
+    } catch (err) {
+      // A broken constraint is a bug of ours, not of the store.
+      if (String((err as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT')) throw err;
+      // A full disk, a file made read-only, an I/O error: no more jobs until a reopen works.
+      this.writable = false;
+      this.error = errorText(err);
+      throw new StoreUnavailable(this.error);
+    }
+  }
+
+  private read(fn: () => unknown): unknown {
+    if (this.db === null) throw new StoreUnavailable(this.error ?? 'the job store is not open');
+    try {
+      return fn();
+    } catch (err) {
+      throw new StoreUnavailable(errorText(err));
+    }
+  }
+}

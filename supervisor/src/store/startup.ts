@@ -1,0 +1,36 @@
+// The job store at supervisor start: open it, say what opening found (at error or warn,
+// and in /status), and close the books of the previous run: jobs it left recorded as
+// running are `interrupted` (their trees were swept just before).
+import type { Logger } from '../../../common/logger.ts';
+import type { SupervisorConfig } from '../config.ts';
+import { MEMORY_STORE } from './db.ts';
+import { JobStore } from './jobs.ts';
+
+export const INTERRUPTED_MESSAGE =
+  'The supervisor stopped (a crash, a kill or a power loss) while this job ran, and it did not finish; it will not run again for this Idempotency-Key';
+
+export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger, nowMs = Date.now()): { store: JobStore; warnings: string[] } {
+  const store = new JobStore(config.dataDir, config.jobsRetention);
+  const opened = store.open(nowMs);
+  const warnings: string[] = [];
+  if (config.dataDir === MEMORY_STORE) {
+    warnings.push('DATA_DIR=:memory: keeps jobs in memory only: results and idempotency keys are lost on every restart');
+  }
+  if (opened.movedAside !== null) {
+    log.error({ path: store.path, movedTo: opened.movedAside }, 'the job store was corrupt: moved aside, a new one created');
+    warnings.push(`the job store was corrupt and was moved aside to ${opened.movedAside}`);
+  }
+  if (!opened.writable) {
+    const readable = opened.db !== null ? 'finished jobs can still be read' : 'nothing can be read';
+    log.error({ path: store.path, err: opened.error }, `the job store is not writable: new jobs are refused (${readable})`);
+    warnings.push(`the job store is not writable (${opened.error ?? 'unknown'}): new jobs are refused until it is`);
+  } else {
+    for (const job of store.interruptRunning(nowMs, INTERRUPTED_MESSAGE)) {
+      log.warn({ jobId: job.id, startedAt: job.startedAt }, 'job interrupted by a restart');
+    }
+    const removed = store.prune(nowMs);
+    if (removed > 0) log.info({ removedCount: removed }, 'pruned old jobs');
+  }
+  log.info({ path: store.path, jobs: store.status(0).jobs, writable: store.isWritable }, 'job store open');
+  return { store, warnings };
+}

@@ -1,0 +1,221 @@
+// The job store on a real SQLite file: what survives a reopen, interrupted jobs, retention,
+// and every bad state of docs/supervisor.md "The job store": a corrupt file, a read-only
+// file system, a full disk (small tmpfs mounts).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { JobSummary, JobView } from '../../common/protocol.ts';
+import { DB_FILE } from '../../supervisor/src/store/db.ts';
+import { JobStore } from '../../supervisor/src/store/jobs.ts';
+
+const RETENTION = { maxJobs: 1000, maxAgeMs: 30 * 86_400_000 };
+
+async function dataDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'store-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return path.join(dir, 'data');
+}
+
+function openStore(t: TestContext, dir: string, retention = RETENTION): JobStore {
+  const store = new JobStore(dir, retention);
+  store.open();
+  t.after(() => store.close());
+  return store;
+}
+
+function summary(id: string, over: Partial<JobSummary> = {}): JobSummary {
+  return {
+    id,
+    state: 'running',
+    idempotencyKey: `key-${id}`,
+    pid: null,
+    promptChars: 5,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    durationMs: 0,
+    exitCode: null,
+    signal: null,
+    reason: null,
+    errorMessage: null,
+    errorCode: null,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    result: null,
+    progress: { turns: 0, tool: null, toolDescription: null },
+    cpuMs: 0,
+    cpuPercent: 0,
+    rssBytes: 0,
+    peakRssBytes: 0,
+    processCount: 0,
+    peakProcessCount: 0,
+    processesKilled: 0,
+    leftoversKilled: 0,
+    images: [],
+    ...over,
+  };
+}
+
+function finished(s: JobSummary, text: string): JobView {
+  return { ...s, state: 'finished', reason: 'exit', exitCode: 0, endedAt: new Date().toISOString(), text, stderrTail: 'warn', images: ['a.png'] };
+}
+
+/** A tmpfs of `size` mounted at a new folder (unmounted and removed after the test), or why not. */
+async function tmpfs(t: TestContext, size: string): Promise<{ mnt: string } | { skip: string }> {
+  if (process.getuid?.() !== 0) return { skip: 'needs root to mount a tmpfs' };
+  const mnt = await mkdtemp(path.join(tmpdir(), 'store-mnt-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mnt], { stdio: 'pipe' });
+  } catch (err) {
+    await rm(mnt, { recursive: true, force: true });
+    return { skip: `mount -t tmpfs failed here: ${(err as Error).message.split('\n')[0]}` };
+  }
+  t.after(async () => {
+    execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+    await rm(mnt, { recursive: true, force: true });
+  });
+  return { mnt };
+}
+
+void test('a finished job is read back by id and key, after a reopen too; the prompt is never stored', async (t) => {
+  const dir = await dataDir(t);
+  const store = openStore(t, dir);
+  const s = summary('job-1');
+  store.insertStarted(s);
+  assert.equal(store.byKey('key-job-1')?.state, 'running');
+  store.saveFinished(finished(s, 'the answer'));
+  store.close();
+  const again = openStore(t, dir);
+  const view = again.byId('job-1');
+  assert.equal(view?.state, 'finished');
+  assert.equal(view?.text, 'the answer');
+  assert.equal(view?.stderrTail, 'warn');
+  assert.deepEqual(view?.images, ['a.png']);
+  assert.equal(again.byKey('key-job-1')?.id, 'job-1');
+  assert.equal(again.byId('nope'), undefined);
+  assert.deepEqual(again.recent(5).map((j) => j.id), ['job-1']);
+  assert.equal('text' in again.recent(5)[0]!, false, 'recent jobs come without their text');
+  assert.equal(again.status(0).jobs, 1);
+  assert.ok(again.status(0).bytes > 0);
+  assert.throws(() => again.insertStarted(summary('job-2', { idempotencyKey: 'key-job-1' })), /UNIQUE/, 'a key maps to one job');
+  assert.equal(again.isWritable, true, 'a broken constraint does not take the store down');
+});
+
+void test('jobs left running by a dead supervisor become interrupted; retention drops the oldest and the too old', async (t) => {
+  const dir = await dataDir(t);
+  const store = openStore(t, dir, { maxJobs: 3, maxAgeMs: 86_400_000 });
+  const old = summary('old', { startedAt: new Date(Date.now() - 3 * 86_400_000).toISOString() });
+  store.insertStarted(old);
+  store.saveFinished({ ...finished(old, 'x'), endedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() });
+  for (let i = 0; i < 4; i++) {
+    const s = summary(`j${i}`, { startedAt: new Date(Date.now() - 1000 + i).toISOString() });
+    store.insertStarted(s);
+    store.saveFinished(finished(s, `t${i}`));
+  }
+  store.insertStarted(summary('live'));
+  const interrupted = store.interruptRunning(Date.now(), 'gone');
+  assert.deepEqual(interrupted.map((j) => j.id), ['live']);
+  const view = store.byId('live')!;
+  assert.equal(view.state, 'finished');
+  assert.equal(view.reason, 'interrupted');
+  assert.equal(view.errorMessage, 'gone');
+  assert.equal(store.prune(), 3, 'the 2-day-old job and the two oldest beyond 3');
+  assert.deepEqual(store.recent(10).map((j) => j.id), ['live', 'j3', 'j2']);
+  assert.equal(store.status(0).jobs, 3);
+});
+
+void test('a file that is not a database is moved aside and a fresh store created', async (t) => {
+  const dir = await dataDir(t);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, DB_FILE), Buffer.alloc(16384, 0x5a));
+  const store = new JobStore(dir, RETENTION);
+  const opened = store.open();
+  t.after(() => store.close());
+  assert.equal(opened.writable, true);
+  assert.ok(opened.movedAside !== null && existsSync(opened.movedAside), 'the old file is kept for a person to look at');
+  assert.match(path.basename(opened.movedAside), /^jobs\.db\.corrupt-/);
+  store.insertStarted(summary('fresh'));
+  assert.equal(store.byId('fresh')?.id, 'fresh');
+});
+
+void test('a database damaged inside (quick_check fails) is moved aside too', async (t) => {
+  const dir = await dataDir(t);
+  const store = openStore(t, dir);
+  for (let i = 0; i < 200; i++) {
+    const s = summary(`j${i}`);
+    store.insertStarted(s);
+    store.saveFinished(finished(s, 'x'.repeat(2000)));
+  }
+  store.close();
+  // Overwrite pages in the middle of the file (the header stays valid).
+  const file = path.join(dir, DB_FILE);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(4096 * 4, 0xff), 0, 4096 * 4, 4096 * 3);
+  closeSync(fd);
+  const again = new JobStore(dir, RETENTION);
+  const opened = again.open();
+  t.after(() => again.close());
+  assert.equal(opened.writable, true, opened.error ?? '');
+  assert.notEqual(opened.movedAside, null, 'moved aside');
+  assert.equal(again.status(0).jobs, 0, 'a fresh store');
+});
+
+void test('a read-only file system: finished jobs still read, new ones refused with store_unavailable', async (t) => {
+  const fs = await tmpfs(t, '4m');
+  if ('skip' in fs) return t.skip(fs.skip);
+  // Made elsewhere, then copied in: a file open for writing would keep the remount from happening.
+  const made = await dataDir(t);
+  const store = openStore(t, made);
+  const s = summary('kept');
+  store.insertStarted(s);
+  store.saveFinished(finished(s, 'still here'));
+  const dir = path.join(fs.mnt, 'data');
+  mkdirSync(dir);
+  for (const f of readdirSync(made)) copyFileSync(path.join(made, f), path.join(dir, f));
+  execFileSync('mount', ['-o', 'remount,ro', fs.mnt]);
+  const ro = new JobStore(dir, RETENTION);
+  const opened = ro.open();
+  t.after(() => ro.close());
+  assert.equal(opened.writable, false);
+  assert.match(opened.error ?? '', /READONLY|read-only|readonly/);
+  assert.equal(ro.byId('kept')?.text, 'still here', 'a finished job is never lost');
+  assert.throws(() => ro.insertStarted(summary('new')), { code: 'STORE_UNAVAILABLE' });
+  assert.equal(ro.status(0).writable, false);
+});
+
+void test('a full disk: the write that fails marks the store unwritable; freeing space and reopening recovers', async (t) => {
+  const fs = await tmpfs(t, '1m');
+  if ('skip' in fs) return t.skip(fs.skip);
+  const mnt = fs.mnt;
+  const dir = path.join(mnt, 'data');
+  const store = new JobStore(dir, RETENTION);
+  store.open();
+  t.after(() => store.close());
+  const filler = path.join(mnt, 'filler');
+  let failed: unknown = null;
+  let i = 0;
+  try {
+    // Fill the disk beside the store, then write jobs until one does not fit.
+    writeFileSync(filler, Buffer.alloc(700 * 1024));
+    for (; i < 1000; i++) {
+      const s = summary(`j${i}`);
+      store.insertStarted(s);
+      store.saveFinished(finished(s, 'y'.repeat(8000)));
+    }
+  } catch (err) {
+    failed = err;
+  }
+  assert.ok(failed !== null, 'a write failed');
+  assert.equal((failed as { code?: string }).code, 'STORE_UNAVAILABLE');
+  assert.equal(store.isWritable, false);
+  assert.match(store.status(0).error ?? '', /full/i);
+  assert.equal(store.byId('j0')?.state, 'finished', 'what was written stays readable');
+  rmSync(filler);
+  assert.equal(store.reopen(Date.now() + 10_000), true, 'writable again once there is room');
+  store.insertStarted(summary('after'));
+  assert.equal(store.byId('after')?.state, 'running');
+  assert.ok(readdirSync(dir).includes(DB_FILE));
+});
