@@ -124,7 +124,11 @@ export class JobRunner {
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
     if (this.current !== null) await this.current.stop('shutdown');
+    this.store.reopen(Number.MAX_SAFE_INTEGER);
     this.flushUnsaved();
+    if (this.unsaved.size > 0) {
+      this.jobDeps.log.error({ jobIds: [...this.unsaved.keys()] }, 'finished jobs lost at exit: the store could not take them');
+    }
   }
 
   /** Second signal: skip the grace period. */

@@ -23,7 +23,7 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
     api: input.api,
     supervisor:
       s === null
-        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null }
+        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null, store: null }
         : {
             reachable: true,
             pid: s.pid,
@@ -35,6 +35,7 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
             zombies: s.zombies,
             cgroup: s.cgroup,
             ownership: s.ownership,
+            store: s.store,
           },
     job:
       job === null
