@@ -36,6 +36,8 @@ declare module 'autocannon' {
     duration?: number;
     pipelining?: number;
     method?: string;
+    /** Each request in turn; setupRequest may rewrite it (e.g. a different path each time). */
+    requests?: Array<{ method?: string; path?: string; setupRequest?: (req: { method?: string; path?: string }) => { method?: string; path?: string } }>;
   }
   export interface Histogram {
     average: number;

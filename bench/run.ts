@@ -1,5 +1,5 @@
 // `npm run bench`: starts the processes under test with fixture CLIs in place of Claude,
-// runs the seven benchmarks, and writes docs/benchmarks.md. Each benchmark gets the
+// runs the nine benchmarks, and writes docs/benchmarks.md. Each benchmark gets the
 // supervisor configuration it needs (its own instance), so one's leftovers cannot
 // colour another's figures. Never part of `npm test`: these are measurements, not tests.
 // BENCH_QUICK=1 shortens every benchmark (for working on the bench itself; the report
@@ -22,10 +22,11 @@ import { loaderCost } from './scenarios/loader.ts';
 import { benchOutput } from './scenarios/output.ts';
 import { benchOverhead } from './scenarios/overhead.ts';
 import { benchSampling } from './scenarios/sampling.ts';
+import { benchStore, fillStore } from './scenarios/store.ts';
 import { benchThroughput } from './scenarios/throughput.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
-const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8').split(',').map(Number));
+const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(',').map(Number));
 const fixture = (name: string): string => join(FIXTURES, name);
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 
@@ -136,6 +137,31 @@ try {
     }
   });
   await attempt(8, 'Diagnostics (what the overhead is made of)', () => diagnostics(fixture('trivial.sh')));
+
+  await attempt(9, 'Job store', async () => {
+    const storedJobs = 10_000;
+    const storedIds = fillStore(join(dir, 'sup-store-10k', 'data'), storedJobs);
+    const disk = await track(startSupervisor('sup-store-disk', { dir, claudeBin: fixture('trivial.sh') }));
+    const memory = await track(startSupervisor('sup-store-memory', { dir, claudeBin: fixture('trivial.sh'), env: { DATA_DIR: ':memory:' } }));
+    const stored = await track(startSupervisor('sup-store-10k', { dir, claudeBin: fixture('trivial.sh'), env: { JOBS_MAX_COUNT: String(storedJobs * 2) } }));
+    const apiDisk = await track(startApi('api-store-disk', dir, disk.socketPath));
+    const apiMemory = await track(startApi('api-store-memory', dir, memory.socketPath));
+    const apiStored = await track(startApi('api-store-10k', dir, stored.socketPath));
+    try {
+      await sleep(500);
+      return await benchStore({
+        disk: apiDisk.target,
+        memory: apiMemory.target,
+        iterations: quick ? 30 : 200,
+        warmup: quick ? 5 : 20,
+        storedPort: apiStored.port,
+        storedIds,
+        seconds: quick ? 2 : 5,
+      });
+    } finally {
+      await stop(apiStored, apiMemory, apiDisk, stored, memory, disk);
+    }
+  });
 } finally {
   for (const s of [...running].reverse()) await s.stop().catch(() => {});
   // Anything a fixture of this run left behind (only on a failed benchmark).
@@ -157,7 +183,7 @@ const preface = [
     'The machine is shared with other work: figures taken side by side (interleaved) are the ones to compare; absolute figures move between runs.',
 ];
 if (quick) preface.push('**BENCH_QUICK=1: shortened run, fewer iterations; not the published figures.**');
-if (only.size < 8) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
+if (only.size < 9) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
 const out = join(REPO_ROOT, 'docs', 'benchmarks.md');
 await writeFile(out, [renderReport(machine, sections, totalSeconds, preface), ...FINDINGS].join('\n'));
 log(`wrote ${out} in ${totalSeconds.toFixed(0)} s`);

@@ -175,6 +175,8 @@ export const ROUTES = {
   status: '/status',
   jobs: '/jobs',
   job: '/jobs/:id',
+  /** POST { ids }: several jobs in one call, and the ids it does not know (the API batches GETs). */
+  lookup: '/jobs/lookup',
   wait: '/jobs/:id/wait',
   cancel: '/jobs/:id/cancel',
 } as const;
@@ -183,6 +185,16 @@ export const ROUTES = {
 export interface HealthResponse {
   status: 'ok';
 }
+
+/** Body and answer of `POST /jobs/lookup`: the jobs found, and the ids of those not found. */
+export interface LookupRequest {
+  ids: string[];
+}
+export interface LookupResponse {
+  jobs: JobView[];
+  missing: string[];
+}
+export const MAX_LOOKUP_IDS = 100;
 
 /** Longest a single `wait` call holds the connection before answering the job as it is. */
 export const MAX_WAIT_MS = 60_000;
@@ -262,6 +274,23 @@ export const jobViewSchema = {
 
 const { text: _text, stderrTail: _stderrTail, ...summaryProperties } = jobViewSchema.properties;
 export const jobSummarySchema = { ...jobViewSchema, properties: summaryProperties } as const;
+
+export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+
+export const lookupRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['ids'],
+  properties: { ids: { type: 'array', minItems: 1, maxItems: MAX_LOOKUP_IDS, items: { type: 'string', pattern: JOB_ID_PATTERN } } },
+} as const;
+
+export const lookupResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['jobs', 'missing'],
+  // No anyOf here: fast-json-stringify would validate every item to choose a branch.
+  properties: { jobs: { type: 'array', items: jobViewSchema }, missing: { type: 'array', items: { type: 'string' } } },
+} as const;
 
 export const errorBodySchema = {
   type: 'object',

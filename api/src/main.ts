@@ -26,13 +26,14 @@ if (protectedHardlinks() !== true) {
 const images = new ImageIndex({ dir: config.imagesDir, logger });
 await images.start();
 const shutdown = new ShutdownState();
+const supervisor = new SupervisorClient({
+  socketPath: config.supervisorSocket,
+  timeoutMs: config.supervisorTimeoutMs,
+  reconnectMs: config.supervisorReconnectMs,
+});
 const app = build({
   logger,
-  supervisor: new SupervisorClient({
-    socketPath: config.supervisorSocket,
-    timeoutMs: config.supervisorTimeoutMs,
-    reconnectMs: config.supervisorReconnectMs,
-  }),
+  supervisor,
   images,
   system: new SystemSampler(config.imagesDir, config.workspaceDir),
   shutdown,
@@ -55,6 +56,7 @@ async function close(signal: string): Promise<void> {
   deadline.unref();
   await app.close();
   await images.close();
+  supervisor.close();
   logger.info('api stopped');
   // The logs are written asynchronously (common/log-destination.ts): give stdout a moment.
   exitAfterLogs(0);

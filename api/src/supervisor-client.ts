@@ -2,7 +2,7 @@
 // has a deadline: an absent, dead or frozen supervisor becomes SupervisorUnavailable
 // within `timeoutMs`, never a hung request. Long waits use the protocol's long-poll route.
 import http from 'node:http';
-import { MAX_WAIT_MS, type JobView, type StartJobRequest, type SupervisorStatus } from '../../common/protocol.ts';
+import { MAX_LOOKUP_IDS, MAX_WAIT_MS, type JobView, type LookupResponse, type StartJobRequest, type SupervisorStatus } from '../../common/protocol.ts';
 
 /** The supervisor could not be reached or did not answer in time. */
 export class SupervisorUnavailable extends Error {
@@ -50,6 +50,8 @@ export interface SupervisorClientOptions {
  */
 export const START_GRACE_MS = 1000;
 const RECONNECT_PAUSE_MS = 200;
+/** An idle kept-open connection to the supervisor is closed after this long. */
+const IDLE_MS = 4000;
 
 interface CallOptions {
   method: 'GET' | 'POST';
@@ -58,6 +60,14 @@ interface CallOptions {
   /** Deadline for the answer once connected (long polls pass their own). */
   answerTimeoutMs?: number;
   signal?: AbortSignal;
+  /** A connection of its own, not one kept open for reuse (long polls). */
+  fresh?: boolean;
+}
+
+interface PendingLookup {
+  id: string;
+  resolve: (view: JobView) => void;
+  reject: (err: unknown) => void;
 }
 
 export class SupervisorClient {
@@ -66,6 +76,13 @@ export class SupervisorClient {
   private readonly waitSliceMs: number;
   private readonly reconnectMs: number;
   private statusInFlight: Promise<SupervisorStatus> | null = null;
+  private lookups: PendingLookup[] = [];
+  /**
+   * Quick calls reuse connections (a fresh connection per call halved GET /jobs/:id's rate,
+   * docs/benchmarks.md section 9). An idle one is closed after IDLE_MS, well before the
+   * supervisor's keep-alive timeout, so a reused connection is never one it is closing.
+   */
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: IDLE_MS });
 
   constructor(options: SupervisorClientOptions) {
     this.socketPath = options.socketPath;
@@ -92,8 +109,38 @@ export class SupervisorClient {
     return this.call({ method: 'POST', path: '/jobs', body, answerTimeoutMs: this.timeoutMs + START_GRACE_MS }) as Promise<JobView>;
   }
 
+  /**
+   * One job. The GETs of one turn of the event loop go to the supervisor as one lookup
+   * call: under load, many relay requests share a round trip.
+   */
   getJob(id: string): Promise<JobView> {
-    return this.call({ method: 'GET', path: `/jobs/${encodeURIComponent(id)}` }) as Promise<JobView>;
+    return new Promise((resolve, reject) => {
+      this.lookups.push({ id, resolve, reject });
+      if (this.lookups.length === 1) setImmediate(() => this.flushLookups());
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private flushLookups(): void {
+    const batch = this.lookups.splice(0, MAX_LOOKUP_IDS);
+    if (this.lookups.length > 0) setImmediate(() => this.flushLookups());
+    const ids = [...new Set(batch.map((l) => l.id))];
+    (this.call({ method: 'POST', path: '/jobs/lookup', body: { ids } }) as Promise<LookupResponse>).then(
+      ({ jobs }) => {
+        const byId = new Map(jobs.map((view) => [view.id, view]));
+        for (const l of batch) {
+          const view = byId.get(l.id);
+          if (view !== undefined) l.resolve(view);
+          else l.reject(new SupervisorError(404, 'job_not_found', `No job with id ${l.id}`, {}));
+        }
+      },
+      (err: unknown) => {
+        for (const l of batch) l.reject(err);
+      },
+    );
   }
 
   /** One long poll: the job once it finishes, or as it is after `waitMs`. */
@@ -104,6 +151,7 @@ export class SupervisorClient {
       path: `/jobs/${encodeURIComponent(id)}/wait?timeoutMs=${ms}`,
       answerTimeoutMs: ms + this.timeoutMs,
       signal,
+      fresh: true,
     }) as Promise<JobView>;
   }
 
@@ -151,13 +199,11 @@ export class SupervisorClient {
         } else resolve(value);
       };
       const onAbort = (): void => finish(new WaitAborted());
-      // agent:false: one connection per call, so a dead supervisor never leaves a pooled
-      // socket that the next call would trip over.
       const req = http.request({
         socketPath: this.socketPath,
         method: options.method,
         path: options.path,
-        agent: false,
+        agent: options.fresh === true ? false : this.agent,
         headers: payload
           ? { 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' }
           : { accept: 'application/json' },

@@ -3,16 +3,21 @@
 import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from '../../common/logger.ts';
 import {
+  JOB_ID_PATTERN,
   jobViewSchema,
+  lookupRequestSchema,
+  lookupResponseSchema,
   MAX_WAIT_MS,
   ROUTES,
   startJobRequestSchema,
   supervisorStatusSchema,
   type HealthResponse,
+  type LookupRequest,
+  type LookupResponse,
   type StartJobRequest,
   type SupervisorStatus,
 } from '../../common/protocol.ts';
-import { ERROR_CODES, NotFound } from './errors.ts';
+import { ERROR_CODES, JobNotFound, NotFound } from './errors.ts';
 import type { JobRunner } from './runner.ts';
 
 export interface AppDeps {
@@ -28,7 +33,7 @@ export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+  properties: { id: { type: 'string', pattern: JOB_ID_PATTERN } },
 } as const;
 
 const waitQuery = {
@@ -96,6 +101,23 @@ export function build(deps: AppDeps) {
 
   app.get<{ Params: { id: string } }>(ROUTES.job, { schema: { params: idParams, response: jobResponse } }, async (request) =>
     runner.get(request.params.id),
+  );
+
+  app.post<{ Body: LookupRequest }>(
+    ROUTES.lookup,
+    { schema: { body: lookupRequestSchema, response: { 200: lookupResponseSchema } } },
+    async (request): Promise<LookupResponse> => {
+      const answer: LookupResponse = { jobs: [], missing: [] };
+      for (const id of request.body.ids) {
+        try {
+          answer.jobs.push(runner.get(id));
+        } catch (err) {
+          if (!(err instanceof JobNotFound)) throw err;
+          answer.missing.push(id);
+        }
+      }
+      return answer;
+    },
   );
 
   app.get<{ Params: { id: string }; Querystring: { timeoutMs?: string } }>(

@@ -172,6 +172,12 @@ void test('Idempotency-Key: retries while running and after get the same job, ne
   const missing = await s.get('/jobs/no-such-job');
   assert.equal(missing.statusCode, 404);
   assert.equal(missing.json().error, 'job_not_found');
+  // Concurrent GETs share one lookup call to the supervisor; each gets its own answer.
+  const mixed = await Promise.all(Array.from({ length: 12 }, (_, i) => s.get(i % 3 === 0 ? `/jobs/unknown-${i}` : `/jobs/${jobId}`)));
+  for (const [i, res] of mixed.entries()) {
+    if (i % 3 === 0) assert.equal(res.json().error, 'job_not_found');
+    else assert.deepEqual(res.json(), done.json());
+  }
 });
 
 void test('/status shows the running job, recent jobs, limits, system and images', async (t) => {

@@ -107,3 +107,19 @@ void test('after shutdown new jobs get 503 shutting_down', async (t) => {
   assert.equal(res.statusCode, 503);
   assert.equal(res.json().error, 'shutting_down');
 });
+
+void test('POST /jobs/lookup answers the jobs it knows and names the ids it does not', async (t) => {
+  const { app } = await makeApp(t);
+  const started = (await app.inject({ method: 'POST', url: '/jobs', payload: { prompt: 'hi' } })).json<JobView>();
+  await app.inject({ method: 'GET', url: `/jobs/${started.id}/wait?timeoutMs=10000` });
+  const res = await app.inject({ method: 'POST', url: '/jobs/lookup', payload: { ids: [started.id, 'nope'] } });
+  assert.equal(res.statusCode, 200);
+  const body = res.json<{ jobs: JobView[]; missing: string[] }>();
+  assert.deepEqual(body.jobs.map((j) => [j.id, j.state]), [[started.id, 'finished']]);
+  assert.deepEqual(body.missing, ['nope']);
+  for (const payload of [{ ids: [] }, { ids: ['../x'] }, { ids: Array.from({ length: 101 }, (_, i) => `j${i}`) }, {}]) {
+    const bad = await app.inject({ method: 'POST', url: '/jobs/lookup', payload });
+    assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+    assert.equal(bad.json().error, 'bad_request');
+  }
+});
