@@ -15,7 +15,7 @@ import { sweepLeftovers } from './ownership/sweep.ts';
 import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
 import { detectLayers } from './probe-layers.ts';
 import { JobRunner } from './runner.ts';
-import { openStoreAtStart } from './store/startup.ts';
+import { notWritableWarning, openStoreAtStart } from './store/startup.ts';
 import { installShutdown } from './shutdown.ts';
 import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError, UnsafeSocketDirError } from './socket.ts';
 
@@ -50,10 +50,6 @@ async function screenshotEnv(config: Readonly<SupervisorConfig>, log: Logger): P
     log.warn({ err }, 'no system Chromium: the agent cannot take screenshots');
     return process.env;
   }
-}
-
-function storeWarning(error: string | null): string {
-  return `the job store is not writable (${error ?? 'unknown'}): new jobs are refused until it is`;
 }
 
 async function main(): Promise<void> {
@@ -107,7 +103,7 @@ async function main(): Promise<void> {
     killGraceMs: config.killGraceMs,
     sampleIntervalMs: config.sampleIntervalMs,
   };
-  const startWarnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers), ...storeWarnings];
+  const warnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers)];
   const app = build({
     runner,
     log,
@@ -117,7 +113,7 @@ async function main(): Promise<void> {
       uptimeMs: Date.now() - startedAt,
       version: VERSION,
       zombies: isPid1 ? zombieCount() : 0,
-      warnings: store.isWritable ? startWarnings : [...new Set([...startWarnings, storeWarning(store.status(0).error)])],
+      warnings: [...warnings, ...storeWarnings, ...(store.isWritable ? [] : [notWritableWarning(store.lastError)])],
       cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null },
       ownership,
       store: store.status(runner.unsavedCount),
@@ -130,7 +126,7 @@ async function main(): Promise<void> {
     { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag, ownership },
     'startup',
   );
-  for (const w of startWarnings) log.warn({ pid1: isPid1 }, w);
+  for (const w of warnings) log.warn({ pid1: isPid1 }, w);
 
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', ...(isPid1 ? PID1_EXTRA_SIGNALS : [])];
   installShutdown({

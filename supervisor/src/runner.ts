@@ -11,7 +11,7 @@ import { pruneImages } from './images-retention.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
 import { newJobId } from './ownership/marker.ts';
-import type { JobStore } from './store/jobs.ts';
+import { asInterrupted, type JobStore } from './store/jobs.ts';
 
 /** How many finished jobs /status lists. */
 export const RECENT_JOBS = 20;
@@ -88,7 +88,7 @@ export class JobRunner {
 
   get(id: string): JobView {
     if (this.current?.id === id) return this.current.view();
-    const view = this.unsaved.get(id) ?? this.store.byId(id);
+    const view = this.unsaved.get(id) ?? this.stored(this.store.byId(id));
     if (view === undefined) throw new JobNotFound(id);
     return view;
   }
@@ -156,7 +156,13 @@ export class JobRunner {
   private byKey(key: string): JobView | undefined {
     if (this.current?.idempotencyKey === key) return this.current.view();
     for (const view of this.unsaved.values()) if (view.idempotencyKey === key) return view;
-    return this.store.byKey(key);
+    return this.stored(this.store.byKey(key));
+  }
+
+  /** A stored job as it is: one recorded as running that is not ours was interrupted (a
+   *  store we could not write at start still says running). */
+  private stored(view: JobView | undefined): JobView | undefined {
+    return view?.state === 'running' ? asInterrupted(view, Date.now()) : view;
   }
 
   private async imagesOf(startedAtMs: number, endedAtMs: number): Promise<string[]> {

@@ -62,7 +62,11 @@ void test('a read-only file system: the supervisor starts, old jobs answer, new 
   const done = await first.startJob({ prompt: JSON.stringify({ result: 'kept', runs }) });
   const kept = await first.waitJob(done.body.id);
   assert.equal(kept.text, 'kept');
-  await first.stop('SIGTERM');
+  // And one left running by a supervisor that died: the read-only store cannot say so.
+  const left = await first.startJob({ prompt: JSON.stringify({ sleepMs: 30_000, runs }) });
+  await waitFor(async () => (await runsIn(runs)) === 2, { message: 'the second job to run' });
+  first.child.kill('SIGKILL');
+  await first.exited;
   execFileSync('mount', ['-o', 'remount,ro', fs.mnt]);
   const sup = await startSupervisor(t, { dir: first.dir, claudeBin: fixture('api-cli.mjs'), env });
   const line = sup.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('the job store is not writable'));
@@ -74,10 +78,13 @@ void test('a read-only file system: the supervisor starts, old jobs answer, new 
   const old = await sup.request<JobView>('GET', `/jobs/${kept.id}`);
   assert.equal(old.status, 200);
   assert.equal(old.body.text, 'kept', 'a finished job is never lost');
+  const gone = await sup.request<JobView>('GET', `/jobs/${left.body.id}`);
+  assert.equal(gone.body.state, 'finished', 'not "running" forever');
+  assert.equal(gone.body.reason, 'interrupted');
   const refused = await sup.startJob({ prompt: JSON.stringify({ result: 'new', runs }) });
   assert.equal(refused.status, 503);
   assert.equal((refused.body as unknown as { error: string }).error, 'store_unavailable');
-  assert.equal(await runsIn(runs), 1, 'only the first job ever ran');
+  assert.equal(await runsIn(runs), 2, 'nothing ran on the read-only store');
 });
 
 void test('the disk fills while a job runs: its answer is kept in memory and served, new jobs refused; with room again it is written and survives a restart', async (t) => {

@@ -39,6 +39,8 @@ export function reasonMessage(reason: JobReason | null, timeoutMs: number): stri
       return 'The job was cancelled';
     case 'shutdown':
       return 'The supervisor is shutting down';
+    case 'interrupted':
+      return 'The supervisor stopped (a crash, a kill or a power loss) while this job ran, and it did not finish; it will not run again for this Idempotency-Key';
     default:
       return null;
   }

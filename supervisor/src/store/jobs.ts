@@ -6,6 +6,7 @@
 // relay must never be told "no such job" about a job the store may hold.
 import type { JobSummary, JobView, StoreStatus } from '../../../common/protocol.ts';
 import { StoreUnavailable } from '../errors.ts';
+import { reasonMessage } from '../job/outcome.ts';
 import type Database from 'libsql';
 import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } from './db.ts';
 
@@ -27,6 +28,23 @@ interface Row {
 
 function toView(row: Row): JobView {
   return { ...(JSON.parse(row.summary) as JobSummary), text: row.text, stderrTail: row.stderr_tail };
+}
+
+/**
+ * A job recorded as running that no supervisor runs (this one started after it, or
+ * cannot write the store to say so): finished, reason `interrupted`. Pure.
+ */
+export function asInterrupted<T extends JobSummary>(job: T, nowMs: number): T {
+  return {
+    ...job,
+    state: 'finished',
+    reason: 'interrupted',
+    endedAt: new Date(nowMs).toISOString(),
+    durationMs: Math.max(0, nowMs - Date.parse(job.startedAt)),
+    errorMessage: reasonMessage('interrupted', 0),
+    rssBytes: 0,
+    processCount: 0,
+  };
 }
 
 function summaryJson(view: JobSummary): string {
@@ -79,6 +97,15 @@ export class JobStore {
 
   get isWritable(): boolean {
     return this.writable;
+  }
+
+  /** Why the store is not writable (or was not, at the last failure). */
+  get lastError(): string | null {
+    return this.error;
+  }
+
+  get jobCount(): number {
+    return this.count;
   }
 
   get path(): string {
@@ -147,22 +174,12 @@ export class JobStore {
    * At start: every job still recorded as running belongs to a supervisor that is gone.
    * Each becomes finished with reason `interrupted`; returns them.
    */
-  interruptRunning(nowMs: number, message: string): JobSummary[] {
+  interruptRunning(nowMs: number): JobSummary[] {
     if (this.db === null || !this.writable) return [];
     const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'running'").raw().all() as [string][];
     const done: JobSummary[] = [];
     for (const [raw] of rows) {
-      const s = JSON.parse(raw) as JobSummary;
-      const interrupted: JobSummary = {
-        ...s,
-        state: 'finished',
-        reason: 'interrupted',
-        endedAt: new Date(nowMs).toISOString(),
-        durationMs: Math.max(0, nowMs - Date.parse(s.startedAt)),
-        errorMessage: message,
-        rssBytes: 0,
-        processCount: 0,
-      };
+      const interrupted = asInterrupted(JSON.parse(raw) as JobSummary, nowMs);
       this.saveFinished({ ...interrupted, text: null, stderrTail: '' });
       done.push(interrupted);
     }

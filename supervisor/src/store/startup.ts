@@ -6,15 +6,19 @@ import type { SupervisorConfig } from '../config.ts';
 import { MEMORY_STORE } from './db.ts';
 import { JobStore } from './jobs.ts';
 
-export const INTERRUPTED_MESSAGE =
-  'The supervisor stopped (a crash, a kill or a power loss) while this job ran, and it did not finish; it will not run again for this Idempotency-Key';
+/** /status's warning while the store cannot record new jobs. */
+export function notWritableWarning(error: string | null): string {
+  return `the job store is not writable (${error ?? 'unknown'}): new jobs are refused until it is`;
+}
 
+/** `warnings`: what /status keeps saying about how the store was found (each also logged here). */
 export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger, nowMs = Date.now()): { store: JobStore; warnings: string[] } {
   const store = new JobStore(config.dataDir, config.jobsRetention);
   const opened = store.open(nowMs);
   const warnings: string[] = [];
   if (config.dataDir === MEMORY_STORE) {
     warnings.push('DATA_DIR=:memory: keeps jobs in memory only: results and idempotency keys are lost on every restart');
+    log.warn({ path: store.path }, warnings.at(-1)!);
   }
   if (opened.movedAside !== null) {
     log.error({ path: store.path, movedTo: opened.movedAside }, 'the job store was corrupt: moved aside, a new one created');
@@ -23,14 +27,13 @@ export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger
   if (!opened.writable) {
     const readable = opened.db !== null ? 'finished jobs can still be read' : 'nothing can be read';
     log.error({ path: store.path, err: opened.error }, `the job store is not writable: new jobs are refused (${readable})`);
-    warnings.push(`the job store is not writable (${opened.error ?? 'unknown'}): new jobs are refused until it is`);
   } else {
-    for (const job of store.interruptRunning(nowMs, INTERRUPTED_MESSAGE)) {
+    for (const job of store.interruptRunning(nowMs)) {
       log.warn({ jobId: job.id, startedAt: job.startedAt }, 'job interrupted by a restart');
     }
     const removed = store.prune(nowMs);
     if (removed > 0) log.info({ removedCount: removed }, 'pruned old jobs');
   }
-  log.info({ path: store.path, jobs: store.status(0).jobs, writable: store.isWritable }, 'job store open');
+  log.info({ path: store.path, jobs: store.jobCount, writable: store.isWritable }, 'job store open');
   return { store, warnings };
 }
