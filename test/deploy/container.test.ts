@@ -6,7 +6,8 @@
 // Code CLI against the Messages API stand-in on the host's loopback and checks, while the
 // container runs: who the agent is, a screenshot, the ownership layers in /status, the
 // leftovers of a successful job, a timed-out fork storm with an empty-environment
-// escapee, the supervisor SIGKILLed mid-job and restarted by s6, and last `podman stop`
+// escapee, the supervisor SIGKILLed mid-job and restarted by s6 (the relay gets
+// `interrupted` from its store on the volume), and last `podman stop`
 // with a job running, which must end by the services' own exit (status 0, not SIGKILL).
 // Slow the first time (a full image build, ~3-4 min here); layers are cached afterwards.
 import assert from 'node:assert/strict';
@@ -266,15 +267,18 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
         await gone(token, 1000);
       });
 
-      await t.test('the supervisor SIGKILLed mid-job: nothing of the old job 2 s after s6 restarts it; the next job runs alone', async () => {
+      await t.test('the supervisor SIGKILLed mid-job: the relay gets interrupted once s6 restarts it, nothing of the old job 2 s after; the next job runs alone', async () => {
         const token = newToken();
         api.script([{ tools: [bash(`setsid sleep ${token}.1 >/dev/null 2>&1 </dev/null & sleep ${token}.2`, 'Wait')] }, { text: 'never reached' }]);
         const pending = c.command('wait a while');
         await waitFor('the job', 20_000, () => (left(token).length >= 2 ? true : undefined), 50);
         const before = (await c.status()).supervisor;
         await podman.ok(['exec', c.name, 's6-svc', '-k', '/run/s6/services/supervisor']);
+        // The waiting request rides out the restart; the new supervisor's store (on /data)
+        // says the job was interrupted.
         const relay = await pending;
-        assert.equal(relay.status, 503, JSON.stringify(relay.body));
+        assert.equal(relay.status, 500, JSON.stringify(relay.body));
+        assert.equal((relay.body as { error: string }).error, 'interrupted');
         const restartedAt = await waitFor('s6 to restart the supervisor', 20_000, async () => {
           const s = (await c.status().catch(() => null))?.supervisor;
           return s?.reachable === true && s.pid !== before.pid ? Date.now() : undefined;

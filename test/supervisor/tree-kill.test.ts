@@ -48,9 +48,10 @@ void test('ends the job with memory_limit when a grandchild outgrows the ceiling
 });
 
 void test('a kernel OOM kill in the job cgroup (the backstop) also ends the job with memory_limit', async (t) => {
-  // The sampler is slowed down so that only the cgroup's kernel limit (1.5 x the ceiling) acts.
+  // The sampler is slowed down, and the tree grows only once it sleeps, so that only the
+  // cgroup's kernel limit (1.5 x the ceiling) acts.
   const sup = await startSupervisor(t, {
-    claudeBin: fixture('cli-alloc.sh'),
+    claudeBin: fixture('cli-alloc-late.sh'),
     env: { MEMORY_LIMIT_MB: '100', SAMPLE_INTERVAL_MS: '60000' },
   });
   const status = await sup.request<SupervisorStatus>('GET', '/status');
