@@ -22,9 +22,9 @@ export function fromSupervisor(err: unknown, extra?: { jobId?: string; idempoten
     case 'job_not_found':
       return errors.jobNotFound(err.message || undefined);
     case 'shutting_down':
-      return errors.shuttingDown(err.message || undefined);
+      return errors.shuttingDown(err.message || undefined, more);
     case 'store_unavailable':
-      return errors.storeUnavailable(err.message || undefined);
+      return errors.storeUnavailable(err.message || undefined, more);
     case 'deadline_exceeded':
       // Only seen when this process waited past its own deadline: nothing ran.
       return errors.supervisorUnavailable('The supervisor answered too late; the command was not started', more);

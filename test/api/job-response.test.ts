@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { JobView } from '../../common/protocol.ts';
 import { finishedJobReply, jobReply, outcomeOf } from '../../api/src/job-response.ts';
+import { toErrorReply } from '../../api/src/errors.ts';
+import { SupervisorError } from '../../api/src/supervisor-client.ts';
+import { fromSupervisor } from '../../api/src/supervisor-errors.ts';
 
 function job(over: Partial<JobView> = {}): JobView {
   return {
@@ -140,4 +143,17 @@ void test('outcomeOf labels summaries the way the replies do', () => {
   assert.equal(outcomeOf(job({ reason: 'timeout' })), 'timeout');
   assert.equal(outcomeOf(job({ exitCode: 1 })), 'execution_error');
   assert.equal(outcomeOf(job({ state: 'running', reason: null })), 'running');
+});
+
+void test('supervisor errors at a start: store_unavailable and deadline_exceeded are 503s that hand back the key', () => {
+  const store = toErrorReply(fromSupervisor(new SupervisorError(503, 'STORE_UNAVAILABLE', 'disk full', {}), { idempotencyKey: 'k1' }));
+  assert.deepEqual(store, { statusCode: 503, body: { error: 'store_unavailable', message: 'disk full', idempotencyKey: 'k1' } });
+  const late = toErrorReply(fromSupervisor(new SupervisorError(503, 'deadline_exceeded', 'late', {}), { idempotencyKey: 'k2' }));
+  assert.equal(late.statusCode, 503);
+  assert.equal(late.body.error, 'supervisor_unavailable');
+  assert.equal(late.body.idempotencyKey, 'k2');
+  const interrupted = finishedJobReply(job({ reason: 'interrupted', exitCode: null, text: null, errorMessage: 'gone' }), []);
+  assert.equal(interrupted.statusCode, 500);
+  assert.equal(interrupted.body.error, 'interrupted');
+  assert.equal(outcomeOf(job({ reason: 'interrupted', exitCode: null })), 'interrupted');
 });
