@@ -74,7 +74,11 @@ export class JobStore {
     this.db = opened.db;
     this.writable = opened.writable;
     this.error = opened.error;
-    this.count = this.db === null ? 0 : Number(this.column('SELECT count(*) FROM jobs'));
+    try {
+      this.count = this.db === null ? 0 : Number(this.column('SELECT count(*) FROM jobs'));
+    } catch {
+      this.count = 0; // an I/O error reading it: the first read or write will say so
+    }
     return opened;
   }
 
@@ -159,15 +163,23 @@ export class JobStore {
   /** The newest finished jobs, newest first, without their text. [] when unreadable. */
   recent(limit: number): JobSummary[] {
     if (this.db === null) return [];
-    const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'finished' ORDER BY started_at DESC, rowid DESC LIMIT ?").raw().all(limit) as [string][];
-    return rows.map(([s]) => JSON.parse(s) as JobSummary);
+    try {
+      const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'finished' ORDER BY started_at DESC, rowid DESC LIMIT ?").raw().all(limit) as [string][];
+      return rows.map(([s]) => JSON.parse(s) as JobSummary);
+    } catch {
+      return []; // /status must answer whatever the disk does
+    }
   }
 
-  /** When the newest finished job ended (ms), or null. */
+  /** When the newest finished job ended (ms), or null (none, or unreadable). */
   lastEndedAtMs(): number | null {
     if (this.db === null) return null;
-    const v = this.column("SELECT max(ended_at) FROM jobs WHERE state = 'finished'");
-    return v === null || v === undefined ? null : Number(v);
+    try {
+      const v = this.column("SELECT max(ended_at) FROM jobs WHERE state = 'finished'");
+      return v === null || v === undefined ? null : Number(v);
+    } catch {
+      return null;
+    }
   }
 
   /**

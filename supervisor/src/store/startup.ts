@@ -28,11 +28,16 @@ export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger
     const readable = opened.db !== null ? 'finished jobs can still be read' : 'nothing can be read';
     log.error({ path: store.path, err: opened.error }, `the job store is not writable: new jobs are refused (${readable})`);
   } else {
-    for (const job of store.interruptRunning(nowMs)) {
-      log.warn({ jobId: job.id, startedAt: job.startedAt }, 'job interrupted by a restart');
+    // A write failing here (a full disk) leaves the store not writable, never the start.
+    try {
+      for (const job of store.interruptRunning(nowMs)) {
+        log.warn({ jobId: job.id, startedAt: job.startedAt }, 'job interrupted by a restart');
+      }
+      const removed = store.prune(nowMs);
+      if (removed > 0) log.info({ removedCount: removed }, 'pruned old jobs');
+    } catch (err) {
+      log.error({ path: store.path, err }, 'the job store is not writable: new jobs are refused');
     }
-    const removed = store.prune(nowMs);
-    if (removed > 0) log.info({ removedCount: removed }, 'pruned old jobs');
   }
   log.info({ path: store.path, jobs: store.jobCount, writable: store.isWritable }, 'job store open');
   return { store, warnings };
