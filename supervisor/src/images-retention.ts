@@ -29,9 +29,15 @@ export function toPrune(files: readonly ImageFile[], limits: RetentionLimits, no
   return removed;
 }
 
-export async function pruneImages(dir: string, limits: RetentionLimits, log: Logger): Promise<{ removed: number; bytes: number }> {
+/** `read`: the folder as the caller just read it (the job's end did), to read it once. */
+export async function pruneImages(
+  dir: string,
+  limits: RetentionLimits,
+  log: Logger,
+  read?: readonly ImageFile[] | null,
+): Promise<{ removed: number; bytes: number }> {
   const done = { removed: 0, bytes: 0 };
-  const files = await scanImageFiles(dir);
+  const files = read === undefined ? await scanImageFiles(dir) : read;
   if (files === null) {
     log.warn({ path: dir }, 'could not read the images folder to prune it');
     return done;

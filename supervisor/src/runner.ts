@@ -6,7 +6,7 @@
 // record is written.
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
-import { scanImageFiles } from '../../common/image-files.ts';
+import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
@@ -26,6 +26,8 @@ export class JobRunner {
   private readonly unsaved = new Map<string, JobView>();
   private shuttingDown = false;
   private previousEndMs: number | null;
+  /** IMAGES_DIR as the running job's end read it, for the prune that follows. */
+  private folderAtEnd: ImageFile[] | null = null;
   private readonly jobDeps: JobDeps;
   private readonly store: JobStore;
 
@@ -167,6 +169,7 @@ export class JobRunner {
 
   private async imagesOf(startedAtMs: number, endedAtMs: number): Promise<string[]> {
     const files = await scanImageFiles(this.jobDeps.config.imagesDir);
+    this.folderAtEnd = files;
     return files === null ? [] : imagesInWindow(files, jobWindow(startedAtMs, endedAtMs, this.previousEndMs));
   }
 
@@ -175,8 +178,11 @@ export class JobRunner {
     this.save(view);
     if (this.current === job) this.current = null;
     this.previousEndMs = job.record.endedAtMs;
-    // The job's screenshots are the newest: pruning keeps them and drops the oldest.
-    void pruneImages(this.jobDeps.config.imagesDir, this.jobDeps.config.imagesRetention, this.jobDeps.log);
+    // The job's screenshots are the newest: pruning keeps them and drops the oldest. The
+    // folder as the job's end read it (its tree is gone: nothing has changed since).
+    const { imagesDir, imagesRetention } = this.jobDeps.config;
+    void pruneImages(imagesDir, imagesRetention, this.jobDeps.log, this.folderAtEnd ?? undefined);
+    this.folderAtEnd = null;
     // After the waiters have their answer.
     setImmediate(() => this.maintain());
   }

@@ -8,28 +8,12 @@ import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { tmpfs } from '../support/tmpfs.ts';
 import type { JobView, SupervisorStatus } from '../../common/protocol.ts';
 import { fixture, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 const ENV = { KILL_GRACE_MS: '300' };
-
-/** A tmpfs of `size` at a new folder, unmounted after the test; or why not. */
-async function tmpfs(t: TestContext, size: string): Promise<{ mnt: string } | { skip: string }> {
-  if (process.getuid?.() !== 0) return { skip: 'needs root to mount a tmpfs' };
-  const mnt = await mkdtemp(path.join(tmpdir(), 'store-mnt-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0755`, 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (err) {
-    await rm(mnt, { recursive: true, force: true });
-    return { skip: `mount -t tmpfs failed here: ${(err as Error).message.split('\n')[0]}` };
-  }
-  t.after(async () => {
-    execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    await rm(mnt, { recursive: true, force: true });
-  });
-  return { mnt };
-}
 
 async function runsIn(file: string): Promise<number> {
   return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '').length;
@@ -53,7 +37,7 @@ void test('a corrupt jobs.db at start: moved aside, a fresh store, a warning in 
 });
 
 void test('a read-only file system: the supervisor starts, old jobs answer, new ones are 503 store_unavailable and nothing runs', async (t) => {
-  const fs = await tmpfs(t, '8m');
+  const fs = await tmpfs(t, '8m', '0755');
   if ('skip' in fs) return t.skip(fs.skip);
   const runs = path.join(fs.mnt, '..', `${path.basename(fs.mnt)}-runs.log`);
   t.after(() => rm(runs, { force: true }));
@@ -88,7 +72,7 @@ void test('a read-only file system: the supervisor starts, old jobs answer, new 
 });
 
 void test('the disk fills while a job runs: its answer is kept in memory and served, new jobs refused; with room again it is written and survives a restart', async (t) => {
-  const fs = await tmpfs(t, '2m');
+  const fs = await tmpfs(t, '2m', '0755');
   if ('skip' in fs) return t.skip(fs.skip);
   const env = { ...ENV, DATA_DIR: path.join(fs.mnt, 'data') };
   const sup = await startSupervisor(t, { claudeBin: fixture('api-cli.mjs'), env });

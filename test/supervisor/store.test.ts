@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { tmpfs } from '../support/tmpfs.ts';
 import type { JobSummary, JobView } from '../../common/protocol.ts';
 import { DB_FILE } from '../../supervisor/src/store/db.ts';
 import { JobStore } from '../../supervisor/src/store/jobs.ts';
@@ -61,23 +62,6 @@ function summary(id: string, over: Partial<JobSummary> = {}): JobSummary {
 
 function finished(s: JobSummary, text: string): JobView {
   return { ...s, state: 'finished', reason: 'exit', exitCode: 0, endedAt: new Date().toISOString(), text, stderrTail: 'warn', images: ['a.png'] };
-}
-
-/** A tmpfs of `size` mounted at a new folder (unmounted and removed after the test), or why not. */
-async function tmpfs(t: TestContext, size: string): Promise<{ mnt: string } | { skip: string }> {
-  if (process.getuid?.() !== 0) return { skip: 'needs root to mount a tmpfs' };
-  const mnt = await mkdtemp(path.join(tmpdir(), 'store-mnt-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (err) {
-    await rm(mnt, { recursive: true, force: true });
-    return { skip: `mount -t tmpfs failed here: ${(err as Error).message.split('\n')[0]}` };
-  }
-  t.after(async () => {
-    execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-    await rm(mnt, { recursive: true, force: true });
-  });
-  return { mnt };
 }
 
 void test('a finished job is read back by id and key, after a reopen too; the prompt is never stored', async (t) => {

@@ -61,7 +61,7 @@ function isCorruption(err: unknown): boolean {
 }
 
 /** The first column of the first row. (libsql ignores better-sqlite3's pluck(); raw() works.) */
-export function scalar(db: Db, sql: string, ...params: unknown[]): unknown {
+function scalar(db: Db, sql: string, ...params: unknown[]): unknown {
   const row = db.prepare(sql).raw().get(...params) as unknown[] | undefined;
   return row?.[0];
 }
