@@ -179,6 +179,8 @@ export const ROUTES = {
   lookup: '/jobs/lookup',
   wait: '/jobs/:id/wait',
   cancel: '/jobs/:id/cancel',
+  /** GET ?after=N: the job's events (common/events.ts) as NDJSON, live until `end`. */
+  events: '/jobs/:id/events',
 } as const;
 
 /** Answer of `GET /health`. */

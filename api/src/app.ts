@@ -5,44 +5,19 @@ import type { Logger } from '../../common/logger.ts';
 import { bearerMatches, countHeader } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
-import type { ImageIndex } from './images/image-index.ts';
+import { pathOf, type AppDeps, type RouteContext } from './context.ts';
 import { JobImages } from './job-images.ts';
 import { commandRoutes } from './routes/command.ts';
+import { eventRoutes } from './routes/events.ts';
 import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { statusRoutes } from './routes/status.ts';
-import type { ShutdownState } from './shutdown.ts';
-import type { SupervisorClient } from './supervisor-client.ts';
-import type { SystemSampler } from './system-info.ts';
 
-export interface AppDeps {
-  logger: Logger;
-  supervisor: SupervisorClient;
-  images: ImageIndex;
-  system: SystemSampler;
-  shutdown: ShutdownState;
-  /** Bearer token for every route but /health; undefined disables auth. */
-  apiToken: string | undefined;
-  bodyLimitBytes: number;
-  /** Longest a client may take to send a whole request, and its headers (not the answer). */
-  requestTimeoutMs: number;
-  headersTimeoutMs: number;
-  /** Most images one answer lists. */
-  maxImagesPerAnswer: number;
-  version: string;
-  startedAtMs: number;
-}
+export type { AppDeps, RouteContext } from './context.ts';
 
-/** Everything the route modules need, built once per app. */
-export interface RouteContext extends AppDeps {
-  jobImages: JobImages;
-}
-
-/** The path without the query string: the query never reaches logs. */
-export function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
+/** Defaults of the event streams' settings (config.ts reads EVENTS_HEARTBEAT_MS). */
+export const EVENTS_HEARTBEAT_MS = 15_000;
+export const EVENTS_MAX_BUFFERED_BYTES = 256 * 1024;
 
 export function build(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -67,7 +42,12 @@ export function build(deps: AppDeps): FastifyInstance {
       void (reply as FastifyReply).code(statusCode).send(body);
     },
   });
-  const ctx: RouteContext = { ...deps, jobImages: new JobImages(deps.images, deps.maxImagesPerAnswer) };
+  const ctx: RouteContext = {
+    ...deps,
+    jobImages: new JobImages(deps.images, deps.maxImagesPerAnswer),
+    eventsHeartbeatMs: deps.eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
+    eventsMaxBufferedBytes: deps.eventsMaxBufferedBytes ?? EVENTS_MAX_BUFFERED_BYTES,
+  };
 
   app.addHook('onRequest', async (request) => {
     const path = pathOf(request.url);
@@ -105,6 +85,7 @@ export function build(deps: AppDeps): FastifyInstance {
   app.get('/health', async () => ({ status: 'ok' }));
   commandRoutes(app, ctx);
   jobRoutes(app, ctx);
+  eventRoutes(app, ctx);
   statusRoutes(app, ctx);
   imageRoutes(app, ctx);
   return app;

@@ -25,6 +25,8 @@ export interface ApiConfig {
   headersTimeoutMs: number;
   /** Most images one answer lists (the newest are kept; `imagesTruncated` says so). */
   maxImagesPerAnswer: number;
+  /** A comment line this often on an event stream, so proxies that cut idle connections keep it. */
+  eventsHeartbeatMs: number;
 }
 
 /** Loopback only: what a server without a token may listen on. */
@@ -72,5 +74,6 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     requestTimeoutMs,
     headersTimeoutMs,
     maxImagesPerAnswer: readInt(env, 'MAX_IMAGES_PER_ANSWER', 20, 1, 1000),
+    eventsHeartbeatMs: readInt(env, 'EVENTS_HEARTBEAT_MS', 15_000, 100, 60_000),
   });
 }

@@ -139,16 +139,19 @@ export function finishedJobReply(view: JobView, images: string[], imagesTruncate
         },
       };
     case 'cancelled':
+      // POST /jobs/:id/cancel (the user said "stop"): what the agent had said and made.
       return {
-        statusCode: ERROR_STATUS.execution_error,
+        statusCode: ERROR_STATUS.cancelled,
         outcome: 'cancelled',
         body: {
-          error: 'execution_error',
-          message: view.errorMessage ?? 'The command was cancelled by an operator',
-          exitCode: view.exitCode,
+          error: 'cancelled',
+          message: view.errorMessage ?? 'The command was cancelled',
           text: partialText(view),
+          images,
+          ...more,
           durationMs,
           jobId,
+          ...sessionFields(view),
         },
       };
     default:

@@ -42,6 +42,7 @@ const app = build({
   requestTimeoutMs: config.requestTimeoutMs,
   headersTimeoutMs: config.headersTimeoutMs,
   maxImagesPerAnswer: config.maxImagesPerAnswer,
+  eventsHeartbeatMs: config.eventsHeartbeatMs,
   version,
   startedAtMs,
 });

@@ -2,6 +2,7 @@
 // has a deadline: an absent, dead or frozen supervisor becomes SupervisorUnavailable
 // within `timeoutMs`, never a hung request. Long waits use the protocol's long-poll route.
 import http from 'node:http';
+import type { StreamedEvent } from '../../common/events.ts';
 import { MAX_LOOKUP_IDS, MAX_WAIT_MS, type JobView, type LookupResponse, type StartJobRequest, type SupervisorStatus } from '../../common/protocol.ts';
 
 /** The supervisor could not be reached or did not answer in time. */
@@ -64,6 +65,17 @@ interface CallOptions {
   fresh?: boolean;
 }
 
+/** A job's events as the supervisor streams them (GET /jobs/:id/events). */
+export interface UpstreamEvents {
+  /** Resolves once the stream is over: true when it ended with `end`, false when cut. */
+  readonly done: Promise<boolean>;
+  close(): void;
+}
+
+/** Longest a cancel waits for its answer: the supervisor answers once the tree is gone
+ *  (its KILL_GRACE_MS and a drain), which is well within this. */
+const CANCEL_ANSWER_MS = MAX_WAIT_MS;
+
 interface PendingLookup {
   id: string;
   resolve: (view: JobView) => void;
@@ -89,6 +101,11 @@ export class SupervisorClient {
     this.timeoutMs = options.timeoutMs;
     this.waitSliceMs = Math.min(options.waitSliceMs ?? 25_000, MAX_WAIT_MS);
     this.reconnectMs = options.reconnectMs ?? 10_000;
+  }
+
+  /** How long a wait rides out an unreachable supervisor (SUPERVISOR_RECONNECT_MS). */
+  get reconnectWindowMs(): number {
+    return this.reconnectMs;
   }
 
   health(): Promise<{ status: string }> {
@@ -117,6 +134,78 @@ export class SupervisorClient {
     return new Promise((resolve, reject) => {
       this.lookups.push({ id, resolve, reject });
       if (this.lookups.length === 1) setImmediate(() => this.flushLookups());
+    });
+  }
+
+  /** End a running job (reason `cancelled`); resolves with it once its tree is gone. */
+  cancelJob(id: string): Promise<JobView> {
+    return this.call({ method: 'POST', path: `/jobs/${encodeURIComponent(id)}/cancel`, answerTimeoutMs: CANCEL_ANSWER_MS, fresh: true }) as Promise<JobView>;
+  }
+
+  /**
+   * A job's events after `after`, each passed to `onEvent` as it arrives, until `end`.
+   * Resolves once the supervisor has answered 200 (a SupervisorError such as
+   * job_not_found, or SupervisorUnavailable, rejects instead).
+   */
+  openEvents(id: string, after: number, onEvent: (event: StreamedEvent) => void): Promise<UpstreamEvents> {
+    return new Promise((resolve, reject) => {
+      let sawEnd = false;
+      let settleDone!: (ended: boolean) => void;
+      const done = new Promise<boolean>((r) => (settleDone = r));
+      const req = http.request({
+        socketPath: this.socketPath,
+        method: 'GET',
+        path: `/jobs/${encodeURIComponent(id)}/events?after=${after}`,
+        agent: false,
+        headers: { accept: 'application/x-ndjson' },
+      });
+      const timer = setTimeout(() => req.destroy(new SupervisorUnavailable(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(err instanceof SupervisorUnavailable ? err : new SupervisorUnavailable(err.code ?? err.message));
+        settleDone(sawEnd);
+      });
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            let body: Record<string, unknown> = {};
+            try {
+              body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+            } catch {
+              // not JSON: the status says enough
+            }
+            const { error, message, ...extra } = body;
+            reject(new SupervisorError(res.statusCode ?? 0, typeof error === 'string' ? error : 'unknown', typeof message === 'string' ? message : '', extra));
+          });
+          return;
+        }
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          let nl: number;
+          while ((nl = pending.indexOf('\n')) !== -1) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            if (line === '') continue;
+            let event: StreamedEvent;
+            try {
+              event = JSON.parse(line) as StreamedEvent;
+            } catch {
+              req.destroy();
+              return;
+            }
+            if (event.type === 'end') sawEnd = true;
+            onEvent(event);
+          }
+        });
+        res.on('close', () => settleDone(sawEnd));
+        resolve({ done, close: () => req.destroy() });
+      });
+      req.end();
     });
   }
 

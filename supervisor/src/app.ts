@@ -18,6 +18,7 @@ import {
   type SupervisorStatus,
 } from '../../common/protocol.ts';
 import { ERROR_CODES, JobNotFound, NotFound } from './errors.ts';
+import { streamEvents } from './event-stream.ts';
 import type { JobRunner } from './runner.ts';
 
 export interface AppDeps {
@@ -40,6 +41,12 @@ const waitQuery = {
   type: 'object',
   additionalProperties: false,
   properties: { timeoutMs: { type: 'string', pattern: '^\\d{1,9}$' } },
+} as const;
+
+const eventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { after: { type: 'string', pattern: '^\\d{1,15}$' } },
 } as const;
 
 const jobResponse = { 200: jobViewSchema };
@@ -134,6 +141,14 @@ export function build(deps: AppDeps) {
       } finally {
         reply.raw.off('close', onClose);
       }
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { after?: string } }>(
+    ROUTES.events,
+    { schema: { params: idParams, querystring: eventsQuery } },
+    async (request, reply) => {
+      streamEvents(reply, runner.events(request.params.id, Number(request.query.after ?? 0)));
     },
   );
 

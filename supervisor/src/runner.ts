@@ -8,6 +8,7 @@ import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol
 import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
 import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
+import { storedSince, type JobEventLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
 import { newJobId } from './ownership/marker.ts';
@@ -18,12 +19,24 @@ export const RECENT_JOBS = 20;
 /** Finished jobs whose record could not be written (a full disk) stay in memory, this many at most. */
 const MAX_UNSAVED = 50;
 
-export type RunnerDeps = Omit<JobDeps, 'imagesOf'> & { store: JobStore };
+export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf'> & { store: JobStore };
+
+/** A job's events after a position: the lines there are now, and the log to follow while it runs. */
+export interface JobEvents {
+  lines: string[];
+  /** The running job's log (subscribe for what comes next); null once the job has finished. */
+  follow: JobEventLog | null;
+}
+
+interface Unsaved {
+  view: JobView;
+  events: string | null;
+}
 
 export class JobRunner {
   private current: Job | null = null;
   /** Finished jobs the store could not take yet, by id: answered from here, written when it can. */
-  private readonly unsaved = new Map<string, JobView>();
+  private readonly unsaved = new Map<string, Unsaved>();
   private shuttingDown = false;
   private previousEndMs: number | null;
   /** IMAGES_DIR as the running job's end read it, for the prune that follows. */
@@ -35,7 +48,11 @@ export class JobRunner {
     const { store, ...jobDeps } = deps;
     this.store = store;
     this.previousEndMs = store.lastEndedAtMs();
-    this.jobDeps = { ...jobDeps, imagesOf: (startedAtMs, endedAtMs) => this.imagesOf(startedAtMs, endedAtMs) };
+    this.jobDeps = {
+      ...jobDeps,
+      imagesOf: (startedAtMs, endedAtMs) => this.imagesOf(startedAtMs, endedAtMs),
+      liveImagesOf: (startedAtMs) => this.liveImagesOf(startedAtMs),
+    };
   }
 
   get isShuttingDown(): boolean {
@@ -49,7 +66,7 @@ export class JobRunner {
 
   /** The newest finished jobs, newest first. */
   recent(): JobSummary[] {
-    const unsaved = [...this.unsaved.values()].reverse().map(({ text: _t, stderrTail: _s, ...summary }) => summary);
+    const unsaved = [...this.unsaved.values()].reverse().map(({ view: { text: _t, stderrTail: _s, ...summary } }) => summary);
     return [...unsaved, ...this.store.recent(RECENT_JOBS)].slice(0, RECENT_JOBS);
   }
 
@@ -90,9 +107,19 @@ export class JobRunner {
 
   get(id: string): JobView {
     if (this.current?.id === id) return this.current.view();
-    const view = this.unsaved.get(id) ?? this.stored(this.store.byId(id));
+    const view = this.unsaved.get(id)?.view ?? this.stored(this.store.byId(id));
     if (view === undefined) throw new JobNotFound(id);
     return view;
+  }
+
+  /** The events after `after` (an event id; 0 for all), and the running job's log to follow. */
+  events(id: string, after: number): JobEvents {
+    const job = this.current?.id === id ? this.current : null;
+    if (job !== null) return { lines: job.events.since(after), follow: job.events.isEnded ? null : job.events };
+    const unsaved = this.unsaved.get(id);
+    if (unsaved !== undefined) return { lines: storedSince(unsaved.events, after, unsaved.view), follow: null };
+    const view = this.get(id);
+    return { lines: storedSince(this.store.eventsOf(id), after, view), follow: null };
   }
 
   /** Resolves with the job once it has finished, or as it is after timeoutMs / on abort. */
@@ -157,7 +184,7 @@ export class JobRunner {
 
   private byKey(key: string): JobView | undefined {
     if (this.current?.idempotencyKey === key) return this.current.view();
-    for (const view of this.unsaved.values()) if (view.idempotencyKey === key) return view;
+    for (const { view } of this.unsaved.values()) if (view.idempotencyKey === key) return view;
     return this.stored(this.store.byKey(key));
   }
 
@@ -173,10 +200,19 @@ export class JobRunner {
     return files === null ? [] : imagesInWindow(files, jobWindow(startedAtMs, endedAtMs, this.previousEndMs));
   }
 
+  private async liveImagesOf(startedAtMs: number): Promise<ImageFile[] | null> {
+    const files = await scanImageFiles(this.jobDeps.config.imagesDir);
+    if (files === null) return null;
+    const [from, to] = jobWindow(startedAtMs, Date.now(), this.previousEndMs);
+    return files.filter((f) => f.mtimeMs >= from && f.mtimeMs <= to);
+  }
+
   private onFinished(job: Job): void {
     const view = job.view();
-    this.save(view);
+    this.save({ view, events: job.events.toJson() });
     if (this.current === job) this.current = null;
+    // After the record: a subscriber told `end` finds the job in the store.
+    job.events.end(view);
     this.previousEndMs = job.record.endedAtMs;
     // The job's screenshots are the newest: pruning keeps them and drops the oldest. The
     // folder as the job's end read it (its tree is gone: nothing has changed since).
@@ -187,9 +223,10 @@ export class JobRunner {
     setImmediate(() => this.maintain());
   }
 
-  private save(view: JobView): boolean {
+  private save(entry: Unsaved): boolean {
+    const { view } = entry;
     try {
-      this.store.saveFinished(view);
+      this.store.saveFinished(view, entry.events);
       this.unsaved.delete(view.id);
       return true;
     } catch (err) {
@@ -197,7 +234,7 @@ export class JobRunner {
       if (!this.unsaved.has(view.id)) {
         this.jobDeps.log.error({ jobId: view.id, err }, 'could not write the finished job; kept in memory until the store takes it');
       }
-      this.unsaved.set(view.id, view);
+      this.unsaved.set(view.id, entry);
       if (this.unsaved.size > MAX_UNSAVED) {
         const oldest = this.unsaved.keys().next().value!;
         this.unsaved.delete(oldest);
@@ -208,6 +245,6 @@ export class JobRunner {
   }
 
   private flushUnsaved(): void {
-    for (const view of [...this.unsaved.values()]) if (!this.save(view)) return;
+    for (const entry of [...this.unsaved.values()]) if (!this.save(entry)) return;
   }
 }

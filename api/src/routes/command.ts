@@ -1,13 +1,19 @@
 // POST /command: start a job in the supervisor (or find the one an Idempotency-Key already
 // started), wait for its end over the long-poll route, answer with the seed contract.
+// Two other ways to be answered, for relays behind proxies that cut a silent request:
+// `Accept: text/event-stream` streams the job's events (routes/events.ts) and ends with
+// the same answer in `end`; `Prefer: respond-async` answers 202 at once with the URLs of
+// the job's events, result and cancel. Both honour Idempotency-Key the same way.
 // The job belongs to the supervisor: a relay that disconnects, or this process dying,
 // does not stop it; GET /jobs/:id or a retry with the same key picks up its result.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SESSION_ID_PATTERN, type JobView, type StartJobRequest } from '../../../common/protocol.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
+import { streamJobEvents } from '../events/job-events.ts';
 import { finishedJobReply } from '../job-response.ts';
+import { acceptsExactly, prefers } from '../negotiation.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
 import { SupervisorError, WaitAborted } from '../supervisor-client.ts';
 
@@ -41,6 +47,12 @@ const commandSchema = {
     },
   },
 } as const;
+
+/** The URLs a relay follows a job by. */
+export function jobLinks(jobId: string): { eventsUrl: string; resultUrl: string; cancelUrl: string } {
+  const base = `/jobs/${encodeURIComponent(jobId)}`;
+  return { eventsUrl: `${base}/events`, resultUrl: base, cancelUrl: `${base}/cancel` };
+}
 
 /** Abort when shutdown begins or the client goes away, whichever comes first. */
 function waitSignal(ctx: RouteContext, reply: FastifyReply): { signal: AbortSignal; dispose: () => void } {
@@ -79,6 +91,21 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const jobId = job.id;
     request.log.info({ jobId, promptChars: text.length }, 'command received');
+
+    if (prefers(request.headers.prefer, 'respond-async')) {
+      const links = jobLinks(jobId);
+      void reply.header('preference-applied', 'respond-async').header('location', links.resultUrl);
+      return reply.code(202).send({ jobId, state: job.state, idempotencyKey: key, ...links });
+    }
+    if (acceptsExactly(request.headers.accept, 'text/event-stream')) {
+      try {
+        await streamJobEvents(ctx, request, reply, jobId, 0, { location: jobLinks(jobId).resultUrl });
+      } catch (err) {
+        if (reply.sent) throw err;
+        throw fromSupervisor(err, { jobId });
+      }
+      return reply;
+    }
 
     let finished: JobView = job;
     if (job.state !== 'finished') {

@@ -3,7 +3,7 @@
 // (serve.ts). Bad names are 400; missing files, non-images and links leading out of the
 // folder are all 404, so the answer says nothing about what lies outside.
 import type { FastifyInstance } from 'fastify';
-import { pathOf, type RouteContext } from '../app.ts';
+import { pathOf, type RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { parseImageName } from '../images/names.ts';
 import { openImage } from '../images/serve.ts';

@@ -3,7 +3,7 @@
 // scan, no secrets, no environment, no prompt text.
 import type { FastifyInstance } from 'fastify';
 import type { JobSummary, SupervisorStatus } from '../../../common/protocol.ts';
-import type { RouteContext } from '../app.ts';
+import type { RouteContext } from '../context.ts';
 import { outcomeOf } from '../job-response.ts';
 import type { SystemInfo } from '../system-info.ts';
 

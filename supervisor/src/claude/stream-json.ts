@@ -38,6 +38,14 @@ export interface StreamJsonOutcome {
   droppedLines: number;
 }
 
+/** Told of each change as it is read: the job records them as events (job/event-log.ts). */
+export interface StreamJsonListener {
+  /** Turns, tool or description changed. */
+  progress(progress: Readonly<JobProgress>): void;
+  /** A top-level assistant text block, complete. */
+  text(turn: number, text: string): void;
+}
+
 export class StreamJsonReader {
   readonly progress: JobProgress = { turns: 0, tool: null, toolDescription: null };
   private readonly outcome: StreamJsonOutcome = {
@@ -53,8 +61,12 @@ export class StreamJsonReader {
   private pendingBytes = 0;
   private skippingLongLine = false;
   private lastMessageId: string | null = null;
+  private told: JobProgress = { ...this.progress };
 
-  constructor(private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly listener: StreamJsonListener | null = null,
+  ) {}
 
   push(chunk: Buffer): void {
     let start = 0;
@@ -132,6 +144,15 @@ export class StreamJsonReader {
         this.onResult(event);
         break;
     }
+    this.tellProgress();
+  }
+
+  private tellProgress(): void {
+    const p = this.progress;
+    const t = this.told;
+    if (this.listener === null || (p.turns === t.turns && p.tool === t.tool && p.toolDescription === t.toolDescription)) return;
+    this.told = { ...p };
+    this.listener.progress(this.told);
   }
 
   private onAssistant(event: Record<string, unknown>): void {
@@ -146,7 +167,13 @@ export class StreamJsonReader {
     if (!Array.isArray(content)) return;
     for (const item of content) {
       const block = asRecord(item);
-      if (topLevel && block?.type === 'text' && typeof block.text === 'string') this.addAssistantText(block.text);
+      if (topLevel && block?.type === 'text' && typeof block.text === 'string') {
+        this.addAssistantText(block.text);
+        if (this.listener !== null && block.text.trim() !== '') {
+          this.tellProgress();
+          this.listener.text(this.progress.turns, block.text);
+        }
+      }
       if (block?.type !== 'tool_use') continue;
       this.progress.tool = typeof block.name === 'string' ? block.name.slice(0, 100) : null;
       const input = asRecord(block.input);

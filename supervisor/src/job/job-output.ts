@@ -1,7 +1,7 @@
 // What a job's CLI printed, in bounded memory: stdout's head (MAX_OUTPUT_BYTES), stderr's
 // tail, and the stream-json events read as they arrive (progress, result, the agent's text).
 import type { JobProgress, JobResult } from '../../../common/protocol.ts';
-import { StreamJsonReader, type StreamJsonOutcome } from '../claude/stream-json.ts';
+import { StreamJsonReader, type StreamJsonListener, type StreamJsonOutcome } from '../claude/stream-json.ts';
 import { HeadCapture, TailCapture } from '../output.ts';
 import { answerText } from './outcome.ts';
 
@@ -12,9 +12,9 @@ export class JobOutput {
   private readonly stderr = new TailCapture(STDERR_TAIL_BYTES);
   private readonly reader: StreamJsonReader;
 
-  constructor(maxOutputBytes: number) {
+  constructor(maxOutputBytes: number, listener: StreamJsonListener | null = null) {
     this.stdout = new HeadCapture(maxOutputBytes);
-    this.reader = new StreamJsonReader(maxOutputBytes);
+    this.reader = new StreamJsonReader(maxOutputBytes, listener);
   }
 
   pushStdout(chunk: Buffer): void {

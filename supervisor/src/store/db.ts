@@ -18,7 +18,7 @@ export type Db = Database.Database;
 export const DB_FILE = 'jobs.db';
 /** DATA_DIR's value that keeps jobs in memory only (benchmarks, throwaway runs). */
 export const MEMORY_STORE = ':memory:';
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
   CREATE TABLE jobs (
@@ -31,12 +31,20 @@ const SCHEMA = `
     -- listing recent jobs never reads an answer.
     summary         TEXT NOT NULL,
     text            TEXT,
-    stderr_tail     TEXT NOT NULL DEFAULT ''
+    stderr_tail     TEXT NOT NULL DEFAULT '',
+    -- The job's events (common/events.ts) as one JSON array, written with its final record.
+    events          TEXT
   ) STRICT;
   CREATE INDEX jobs_started_at ON jobs (started_at);
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
   CREATE INDEX jobs_running ON jobs (state) WHERE state = 'running';
 `;
+
+/** MIGRATIONS[n - 1] takes schema n to n + 1 (SCHEMA is always the newest whole). */
+const MIGRATIONS = [
+  // 1 -> 2: the job's events (issue 11).
+  'ALTER TABLE jobs ADD COLUMN events TEXT;',
+];
 
 export interface OpenedDb {
   /** null when not even a read-only connection could be made. */
@@ -87,10 +95,12 @@ function openWritable(file: string): Db {
 function migrate(db: Db): void {
   const version = Number(scalar(db, 'PRAGMA user_version'));
   if (version > SCHEMA_VERSION) throw new NewerSchema(`the database has schema ${version}; this version knows ${SCHEMA_VERSION}`);
-  if (version < SCHEMA_VERSION) {
+  if (version === 0) {
     // Pages freed by pruning go back to the file system (incremental_vacuum after a prune).
     db.pragma('auto_vacuum = INCREMENTAL');
     db.exec(`BEGIN IMMEDIATE; ${SCHEMA} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
+  } else if (version < SCHEMA_VERSION) {
+    db.exec(`BEGIN IMMEDIATE; ${MIGRATIONS.slice(version - 1).join(' ')} PRAGMA user_version = ${SCHEMA_VERSION}; COMMIT`);
   }
   // A real write, now rather than at the first job: SQLite silently opens a file it cannot
   // write (read-only file or file system) read-only, and says so only at a write.

@@ -137,17 +137,24 @@ export class JobStore {
     this.count += 1;
   }
 
-  /** Write a finished job's final record. Throws StoreUnavailable when it cannot. */
-  saveFinished(view: JobView): void {
+  /** Write a finished job's final record and its events (a JSON array). Throws StoreUnavailable when it cannot. */
+  saveFinished(view: JobView, eventsJson: string | null = null): void {
     this.write(() => {
-      this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ? WHERE id = ?").run(
+      this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ?, events = ? WHERE id = ?").run(
         view.endedAt === null ? Date.now() : Date.parse(view.endedAt),
         summaryJson(view),
         view.text,
         view.stderrTail,
+        eventsJson,
         view.id,
       );
     });
+  }
+
+  /** A stored job's events as a JSON array; null when none were stored (or no such job). */
+  eventsOf(id: string): string | null {
+    const row = this.read(() => this.stmt('SELECT events FROM jobs WHERE id = ?').raw().get(id)) as [string | null] | undefined;
+    return row?.[0] ?? null;
   }
 
   byId(id: string): JobView | undefined {
