@@ -6,6 +6,7 @@ import { bearerMatches, countHeader } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
 import { pathOf, type AppDeps, type RouteContext } from './context.ts';
+import { JobHubs } from './events/job-hub.ts';
 import { JobImages } from './job-images.ts';
 import { commandRoutes } from './routes/command.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -18,6 +19,7 @@ export type { AppDeps, RouteContext } from './context.ts';
 /** Defaults of the event streams' settings (config.ts reads EVENTS_HEARTBEAT_MS). */
 export const EVENTS_HEARTBEAT_MS = 15_000;
 export const EVENTS_MAX_BUFFERED_BYTES = 256 * 1024;
+export const EVENTS_STALL_MS = 30_000;
 
 export function build(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -42,11 +44,14 @@ export function build(deps: AppDeps): FastifyInstance {
       void (reply as FastifyReply).code(statusCode).send(body);
     },
   });
+  const jobImages = new JobImages(deps.images, deps.maxImagesPerAnswer);
   const ctx: RouteContext = {
     ...deps,
-    jobImages: new JobImages(deps.images, deps.maxImagesPerAnswer),
+    jobImages,
+    eventHubs: new JobHubs({ supervisor: deps.supervisor, jobImages, logger: deps.logger }),
     eventsHeartbeatMs: deps.eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
     eventsMaxBufferedBytes: deps.eventsMaxBufferedBytes ?? EVENTS_MAX_BUFFERED_BYTES,
+    eventsStallMs: deps.eventsStallMs ?? EVENTS_STALL_MS,
   };
 
   app.addHook('onRequest', async (request) => {

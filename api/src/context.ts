@@ -1,6 +1,7 @@
 // What the API's route modules share: the app's dependencies, built once per app (app.ts),
 // and small helpers. Routes import this, never app.ts, so nothing imports in a circle.
 import type { Logger } from '../../common/logger.ts';
+import type { JobHubs } from './events/job-hub.ts';
 import type { ImageIndex } from './images/image-index.ts';
 import type { JobImages } from './job-images.ts';
 import type { ShutdownState } from './shutdown.ts';
@@ -27,6 +28,8 @@ export interface AppDeps {
   eventsHeartbeatMs?: number;
   /** An event stream whose client leaves more than this unread is cut (it resumes with Last-Event-ID). */
   eventsMaxBufferedBytes?: number;
+  /** Longest an event-stream client may stay over that bound before it is cut. */
+  eventsStallMs?: number;
 }
 
 /** Everything the route modules need, built once per app. */
@@ -34,6 +37,8 @@ export interface RouteContext extends AppDeps {
   jobImages: JobImages;
   eventsHeartbeatMs: number;
   eventsMaxBufferedBytes: number;
+  eventsStallMs: number;
+  eventHubs: JobHubs;
 }
 
 /** The path without the query string: the query never reaches logs. */

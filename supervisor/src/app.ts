@@ -148,7 +148,8 @@ export function build(deps: AppDeps) {
     ROUTES.events,
     { schema: { params: idParams, querystring: eventsQuery } },
     async (request, reply) => {
-      streamEvents(reply, runner.events(request.params.id, Number(request.query.after ?? 0)));
+      const { id } = request.params;
+      streamEvents(reply, runner.events(id), Number(request.query.after ?? 0), log, id);
     },
   );
 

@@ -8,7 +8,8 @@ import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol
 import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
 import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
-import { storedSince, type JobEventLog } from './job/event-log.ts';
+import type { BoundedEventLog } from '../../common/event-log.ts';
+import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
 import { newJobId } from './ownership/marker.ts';
@@ -20,13 +21,6 @@ export const RECENT_JOBS = 20;
 const MAX_UNSAVED = 50;
 
 export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf'> & { store: JobStore };
-
-/** A job's events after a position: the lines there are now, and the log to follow while it runs. */
-export interface JobEvents {
-  lines: string[];
-  /** The running job's log (subscribe for what comes next); null once the job has finished. */
-  follow: JobEventLog | null;
-}
 
 interface Unsaved {
   view: JobView;
@@ -112,14 +106,13 @@ export class JobRunner {
     return view;
   }
 
-  /** The events after `after` (an event id; 0 for all), and the running job's log to follow. */
-  events(id: string, after: number): JobEvents {
-    const job = this.current?.id === id ? this.current : null;
-    if (job !== null) return { lines: job.events.since(after), follow: job.events.isEnded ? null : job.events };
+  /** A job's events: the running job's live log, or a finished job's, ended, from the store. */
+  events(id: string): BoundedEventLog {
+    if (this.current?.id === id) return this.current.events.log;
     const unsaved = this.unsaved.get(id);
-    if (unsaved !== undefined) return { lines: storedSince(unsaved.events, after, unsaved.view), follow: null };
+    if (unsaved !== undefined) return storedLog(unsaved.events, unsaved.view);
     const view = this.get(id);
-    return { lines: storedSince(this.store.eventsOf(id), after, view), follow: null };
+    return storedLog(this.store.eventsOf(id), view);
   }
 
   /** Resolves with the job once it has finished, or as it is after timeoutMs / on abort. */

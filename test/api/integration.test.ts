@@ -2,64 +2,13 @@
 // whose prompt is a JSON script): every row of the status table, 20 simultaneous POSTs,
 // idempotent retries, GET /jobs/:id, images of a job, and the supervisor dying mid-job.
 import assert from 'node:assert/strict';
-import { chmod, copyFile, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
-import type { AddressInfo } from 'node:net';
-import { fixture, startSupervisor, waitFor, type Supervisor } from '../support/supervisor-harness.ts';
-import { buildTestApp, request, tempDir, type RawResponse } from '../support/api-harness.ts';
+import { test } from 'node:test';
+import { fixture, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
+import { tempDir, type RawResponse } from '../support/api-harness.ts';
+import { runCount, startStack, waitForRunningJob } from '../support/api-stack.ts';
 import { START_GRACE_MS } from '../../api/src/supervisor-client.ts';
-
-interface Stack {
-  sup: Supervisor;
-  port: number;
-  imagesDir: string;
-  runs: string;
-  logs: Record<string, unknown>[];
-  post: (script: Record<string, unknown> | string, headers?: Record<string, string>) => Promise<RawResponse>;
-  get: (p: string) => Promise<RawResponse>;
-}
-
-async function startStack(t: TestContext, env: Record<string, string> = {}, claudeBin = fixture('api-cli.mjs')): Promise<Stack> {
-  const sup = await startSupervisor(t, { claudeBin, env: { KILL_GRACE_MS: '300', SAMPLE_INTERVAL_MS: '50', ...env } });
-  const imagesDir = path.join(sup.dir, 'images');
-  const { app, logs } = await buildTestApp(t, { imagesDir, socketPath: sup.socketPath, watch: true });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const port = (app.server.address() as AddressInfo).port;
-  const runs = path.join(await tempDir(t), 'runs');
-  return {
-    sup,
-    port,
-    imagesDir,
-    runs,
-    logs,
-    post: (script, headers = {}) =>
-      request(port, {
-        method: 'POST',
-        path: '/command',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ text: typeof script === 'string' ? script : JSON.stringify({ runs, imagesDir, ...script }) }),
-      }),
-    get: (p) => request(port, { path: p }),
-  };
-}
-
-async function runCount(runs: string): Promise<number> {
-  try {
-    return (await readFile(runs, 'utf8')).split('\n').filter((l) => l !== '').length;
-  } catch {
-    return 0;
-  }
-}
-
-async function waitForRunningJob(stack: Stack): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const status = (await stack.get('/status')).json() as { job: { id: string } | null };
-    if (status.job !== null) return status.job.id;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('no job started');
-}
 
 void test('status table: 200, 500 exit/error result, 408 timeout, 409 busy, 500 memory_limit, images oldest first', async (t) => {
   const s = await startStack(t, { COMMAND_TIMEOUT_MS: '2500', MEMORY_LIMIT_MB: '150' });

@@ -108,10 +108,12 @@ void test('shutdown is a 503 shutting_down with the partial text', () => {
   assert.equal(r.body.text, 'half');
 });
 
-void test('cancelled is a 500 execution_error', () => {
-  const r = finishedJobReply(job({ reason: 'cancelled', exitCode: null }), []);
-  assert.equal(r.statusCode, 500);
-  assert.equal(r.body.error, 'execution_error');
+void test('cancelled is a 409 cancelled with the partial text, images and session', () => {
+  const r = finishedJobReply(job({ reason: 'cancelled', exitCode: null, signal: 'SIGTERM', text: 'half way' }), imgs);
+  assert.equal(r.statusCode, 409);
+  assert.equal(r.body.error, 'cancelled');
+  assert.equal(r.body.text, 'half way');
+  assert.deepEqual(r.body.images, imgs);
   assert.equal(r.outcome, 'cancelled');
 });
 

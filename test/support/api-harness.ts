@@ -41,6 +41,10 @@ export interface TestAppOptions {
   maxImagesPerAnswer?: number;
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
+  eventsHeartbeatMs?: number;
+  eventsMaxBufferedBytes?: number;
+  eventsStallMs?: number;
+  supervisorReconnectMs?: number;
 }
 
 /** The app built in-process (never listening unless the test calls listen). */
@@ -61,6 +65,7 @@ export async function buildTestApp(t: TestContext, options: TestAppOptions): Pro
     supervisor: new SupervisorClient({
       socketPath: options.socketPath ?? path.join(options.imagesDir, 'no-supervisor.sock'),
       timeoutMs: options.supervisorTimeoutMs ?? 900,
+      ...(options.supervisorReconnectMs !== undefined ? { reconnectMs: options.supervisorReconnectMs } : {}),
     }),
     images,
     system: new SystemSampler(options.imagesDir, options.imagesDir),
@@ -70,6 +75,9 @@ export async function buildTestApp(t: TestContext, options: TestAppOptions): Pro
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
     maxImagesPerAnswer: options.maxImagesPerAnswer ?? 20,
+    ...(options.eventsHeartbeatMs !== undefined ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
+    ...(options.eventsMaxBufferedBytes !== undefined ? { eventsMaxBufferedBytes: options.eventsMaxBufferedBytes } : {}),
+    ...(options.eventsStallMs !== undefined ? { eventsStallMs: options.eventsStallMs } : {}),
     version: '0.0.0-test',
     startedAtMs: Date.now(),
   });

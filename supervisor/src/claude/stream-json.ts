@@ -184,7 +184,9 @@ export class StreamJsonReader {
   }
 
   private addAssistantText(text: string): void {
-    if (text.trim() === '') return;
+    // Full: nothing more is kept (and nothing is copied: a 10 MiB slice per block was
+    // seconds of CPU for a long answer).
+    if (text.trim() === '' || this.outcome.assistantText.length >= this.maxLineBytes) return;
     const joined = this.outcome.assistantText === '' ? text : `${this.outcome.assistantText}\n\n${text}`;
     this.outcome.assistantText = joined.length > this.maxLineBytes ? joined.slice(0, this.maxLineBytes) : joined;
   }
