@@ -1,7 +1,6 @@
 // build(deps) -> the API's Fastify app, routes and hooks wired, never listening (main.ts
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { Logger } from '../../common/logger.ts';
 import { bearerMatches, countHeader } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
