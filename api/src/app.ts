@@ -7,6 +7,8 @@ import { errors, toErrorReply } from './errors.ts';
 import { pathOf, type AppDeps, type RouteContext } from './context.ts';
 import { JobHubs } from './events/job-hub.ts';
 import { JobImages } from './job-images.ts';
+import { openApi } from './openapi.ts';
+import { errorResponses, healthAnswer } from './schemas.ts';
 import { commandRoutes } from './routes/command.ts';
 import { eventRoutes } from './routes/events.ts';
 import { imageRoutes } from './routes/images.ts';
@@ -86,11 +88,18 @@ export function build(deps: AppDeps): FastifyInstance {
     return reply.code(404).send({ error: 'not_found', message: 'No such route' });
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  commandRoutes(app, ctx);
-  jobRoutes(app, ctx);
-  eventRoutes(app, ctx);
-  statusRoutes(app, ctx);
-  imageRoutes(app, ctx);
+  // The document first, then the routes (a plugin, so they load after it and it sees them).
+  openApi(app, deps.version);
+  void app.register(async (routes) => {
+    routes.get('/health', { schema: { summary: 'Liveness (no auth)', security: [], response: { 200: healthAnswer } } }, async () => ({ status: 'ok' as const }));
+    routes.get('/openapi.json', { schema: { summary: 'This document', response: { 200: { type: 'object', additionalProperties: true }, ...errorResponses() } } }, async () =>
+      app.swagger(),
+    );
+    commandRoutes(routes, ctx);
+    jobRoutes(routes, ctx);
+    eventRoutes(routes, ctx);
+    statusRoutes(routes, ctx);
+    imageRoutes(routes, ctx);
+  });
   return app;
 }

@@ -8,43 +8,27 @@
 // does not stop it; GET /jobs/:id or a retry with the same key picks up its result.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { SESSION_ID_PATTERN, type JobView, type StartJobRequest } from '../../../common/protocol.ts';
+import type { JobView, StartJobRequest } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { streamJobEvents } from '../events/job-events.ts';
 import { finishedJobReply } from '../job-response.ts';
 import { acceptsExactly, prefers } from '../negotiation.ts';
+import { acceptedAnswer, commandBody, commandHeaders, errorResponses, JOB_OUTCOME_ERRORS, jsonOrEventStream, successAnswer, type AcceptedAnswer, type CommandBody } from '../schemas.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
 import { SupervisorError, WaitAborted } from '../supervisor-client.ts';
 
 /** On shutdown, how long an in-flight request still waits for its job to end. */
 const SHUTDOWN_SETTLE_MS = 1000;
 
-interface CommandBody {
-  text: string;
-  sessionId?: string;
-  continue?: boolean;
-}
-
 const commandSchema = {
-  body: {
-    type: 'object',
-    required: ['text'],
-    properties: {
-      // Non-empty and not only whitespace.
-      text: { type: 'string', minLength: 1, pattern: '\\S' },
-      // Resume this Claude Code session (a UUID from an earlier answer's sessionId).
-      sessionId: { type: 'string', pattern: SESSION_ID_PATTERN },
-      // Continue the most recent session.
-      continue: { type: 'boolean' },
-    },
-  },
-  headers: {
-    type: 'object',
-    properties: {
-      // WhatsApp message ids and UUIDs fit; the protocol caps keys at 200 characters.
-      'idempotency-key': { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' },
-    },
+  summary: 'Run a prompt: answer with its result, or stream its events, or answer 202 at once',
+  body: commandBody,
+  headers: commandHeaders,
+  response: {
+    200: jsonOrEventStream(successAnswer),
+    202: acceptedAnswer,
+    ...errorResponses('busy', 'job_not_found', 'supervisor_unavailable', 'store_unavailable', ...JOB_OUTCOME_ERRORS),
   },
 } as const;
 
@@ -74,7 +58,7 @@ function waitSignal(ctx: RouteContext, reply: FastifyReply): { signal: AbortSign
 }
 
 export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.post<{ Body: CommandBody; Headers: { 'idempotency-key'?: string } }>('/command', { schema: commandSchema }, async (request, reply) => {
+  app.post<{ Body: CommandBody; Headers: { 'idempotency-key'?: string; prefer?: string; accept?: string } }>('/command', { schema: commandSchema }, async (request, reply) => {
     const { text, sessionId } = request.body;
     // Every start carries a key: the relay's, or one of ours, which a 503 hands back, so a
     // retry with it can never run the prompt twice.
@@ -93,9 +77,9 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
     request.log.info({ jobId, promptChars: text.length }, 'command received');
 
     if (prefers(request.headers.prefer, 'respond-async')) {
-      const links = jobLinks(jobId);
-      void reply.header('preference-applied', 'respond-async').header('location', links.resultUrl);
-      return reply.code(202).send({ jobId, state: job.state, idempotencyKey: key, ...links });
+      const accepted: AcceptedAnswer = { jobId, state: job.state, idempotencyKey: key, ...jobLinks(jobId) };
+      void reply.header('preference-applied', 'respond-async').header('location', accepted.resultUrl);
+      return reply.code(202).send(accepted);
     }
     if (acceptsExactly(request.headers.accept, 'text/event-stream')) {
       try {
@@ -122,7 +106,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
           // The relay hung up; the job runs on and its result stays fetchable.
           // Nobody reads this answer; it only completes the request's lifecycle.
           request.log.info({ jobId }, 'client went away; job continues');
-          return reply.code(202).send({ state: 'running', jobId });
+          return reply.code(202).send({ jobId, state: 'running', idempotencyKey: key, ...jobLinks(jobId) } satisfies AcceptedAnswer);
         }
         // Shutting down. When the supervisor is stopping too it ends the job now: give it
         // a moment, so the answer carries the job's own end (and its partial text).

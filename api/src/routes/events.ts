@@ -3,17 +3,20 @@
 // resumes after `end` gets 204, which tells an EventSource to stop reconnecting.
 import type { FastifyInstance } from 'fastify';
 import { END_EVENT_ID, parseEventId } from '../../../common/events.ts';
-import { JOB_ID_PATTERN } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { streamJobEvents } from '../events/job-events.ts';
+import { errorResponses, eventsHeaders, eventStreamOnly, jobIdParams } from '../schemas.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
 
 export const eventsRouteSchema = {
-  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN } } },
-  headers: {
-    type: 'object',
-    properties: { 'last-event-id': { type: 'string', maxLength: 20 } },
+  summary: "A job's events as Server-Sent Events, from its start (or after Last-Event-ID) to `end`",
+  params: jobIdParams,
+  headers: eventsHeaders,
+  response: {
+    200: eventStreamOnly,
+    204: { type: 'null', description: 'Last-Event-ID was `end`: nothing more (an EventSource stops reconnecting)' },
+    ...errorResponses('job_not_found', 'supervisor_unavailable'),
   },
 } as const;
 

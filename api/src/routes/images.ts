@@ -5,15 +5,25 @@
 import type { FastifyInstance } from 'fastify';
 import { pathOf, type RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
+import { errorResponses } from '../schemas.ts';
 import { parseImageName } from '../images/names.ts';
 import { openImage } from '../images/serve.ts';
 
 const PREFIX = '/images/';
 
+const binary = { schema: { type: 'string', format: 'binary' } };
+const imageSchema = {
+  summary: 'An image a job wrote (the URLs in answers and `image` events)',
+  response: {
+    200: { description: 'The file', content: { 'image/png': binary, 'image/jpeg': binary, 'image/gif': binary, 'image/webp': binary } },
+    ...errorResponses('not_found'),
+  },
+} as const;
+
 export function imageRoutes(app: FastifyInstance, ctx: RouteContext): void {
   // A wildcard, not `:filename`, so `/images/a/b` and `/images/../x` reach this check
   // (and get 400) instead of falling through to a generic 404.
-  app.get('/images/*', async (request, reply) => {
+  app.get('/images/*', { schema: imageSchema }, async (request, reply) => {
     const rawPath = pathOf(request.raw.url ?? '');
     const check = rawPath.startsWith(PREFIX) ? parseImageName(rawPath.slice(PREFIX.length)) : { ok: false as const, reason: 'bad path' };
     if (!check.ok) throw errors.badRequest(`Invalid image name: ${check.reason}`);

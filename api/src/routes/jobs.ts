@@ -5,27 +5,32 @@
 // job's final answer; for a finished job it is that job's answer, so a second cancel is
 // harmless. All job state lives in the supervisor's store.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { JOB_ID_PATTERN, MAX_WAIT_MS, type JobView } from '../../../common/protocol.ts';
+import { MAX_WAIT_MS, type JobView } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import { jobReply } from '../job-response.ts';
+import { errorResponses, getJobQuery, JOB_OUTCOME_ERRORS, jobIdParams, runningAnswer, successAnswer } from '../schemas.ts';
 import { fromSupervisor } from '../supervisor-errors.ts';
 import { WaitAborted } from '../supervisor-client.ts';
 
-const params = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID_PATTERN } } } as const;
-
 export const getJobSchema = {
-  params,
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    // A string checked by pattern: types are never coerced (config ajv), and `?waitMs=`
-    // or `?waitMs=1e3` is a 400, not a silent 0.
-    properties: { waitMs: { type: 'string', pattern: '^\\d{1,5}$' } },
+  summary: "A job's result, or its live state while it runs (202); ?waitMs long-polls",
+  params: jobIdParams,
+  // A string checked by pattern: types are never coerced (config ajv), and `?waitMs=`
+  // or `?waitMs=1e3` is a 400, not a silent 0.
+  querystring: getJobQuery,
+  response: {
+    200: successAnswer,
+    202: runningAnswer,
+    ...errorResponses('job_not_found', 'supervisor_unavailable', ...JOB_OUTCOME_ERRORS),
   },
 } as const;
 
-export const cancelJobSchema = { params } as const;
+export const cancelJobSchema = {
+  summary: 'Stop a running job; answers once its whole tree is gone, with its final answer',
+  params: jobIdParams,
+  response: { 200: successAnswer, ...errorResponses('job_not_found', 'supervisor_unavailable', ...JOB_OUTCOME_ERRORS) },
+} as const;
 
 function send(ctx: RouteContext, reply: FastifyReply, view: JobView): FastifyReply {
   const images = ctx.jobImages.forJob(view);

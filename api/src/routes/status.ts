@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobSummary, SupervisorStatus } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
+import { errorResponses, statusAnswer } from '../schemas.ts';
 import { outcomeOf } from '../job-response.ts';
 import type { SystemInfo } from '../system-info.ts';
 
@@ -70,7 +71,7 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
 }
 
 export function statusRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/status', async () => {
+  app.get('/status', { schema: { summary: 'For operators: supervisor, running job, recent jobs, limits, machine', response: { 200: statusAnswer, ...errorResponses() } } }, async () => {
     const [supervisor, system] = await Promise.all([ctx.supervisor.status().catch(() => null), ctx.system.get()]);
     return statusBody({
       api: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs, version: ctx.version },
