@@ -3,7 +3,7 @@
 // that leaves), cancel, Prefer: respond-async, and the long poll.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixture, markedPids, waitFor } from '../support/supervisor-harness.ts';
+import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 import { request, type RawResponse } from '../support/api-harness.ts';
 import { runCount, startStack, waitForRunningJob, type Stack } from '../support/api-stack.ts';
 import { openSse, type SseEvent } from '../support/sse-client.ts';
@@ -310,4 +310,25 @@ void test('a quiet stream gets a comment line every EVENTS_HEARTBEAT_MS; shutdow
   const job = await s.sup.waitJob(jobId);
   assert.equal(job.state, 'finished');
   assert.equal(job.reason, 'exit', 'the job itself ran on');
+});
+
+void test('the supervisor SIGKILLed mid-stream: the stream waits for its restart and ends with the interrupted answer', async (t) => {
+  const s = await startStack(t);
+  const pending = s.post({ lines: [assistant('m1', [textBlock('working')])], sleepMs: 30_000, result: 'never' });
+  const jobId = await waitForRunningJob(s);
+  const conn = await openSse(s.port, `/jobs/${jobId}/events`);
+  await conn.waitForEvents(2);
+  s.sup.child.kill('SIGKILL');
+  await s.sup.exited;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(conn.events.at(-1)?.event === 'end', false, 'no end while the supervisor is gone');
+  await startSupervisor(t, { dir: s.sup.dir, claudeBin: fixture('api-cli.mjs'), env: { KILL_GRACE_MS: '300' } });
+  await conn.done;
+  const end = conn.events.at(-1)!;
+  assert.equal(end.event, 'end');
+  const res = await pending;
+  assert.deepEqual(end.data, { status: 500, body: res.json() });
+  assert.equal(res.json().error, 'interrupted');
+  const ids = conn.events.map((e) => e.id);
+  assert.equal(new Set(ids).size, ids.length, 'no event twice across the reconnect');
 });

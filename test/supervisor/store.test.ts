@@ -203,3 +203,33 @@ void test('a full disk: the write that fails marks the store unwritable; freeing
   assert.equal(store.byId('after')?.state, 'running');
   assert.ok(readdirSync(dir).includes(DB_FILE));
 });
+
+void test('a schema 1 store (before events) opens as schema 2: its jobs intact, events stored from then on', async (t) => {
+  const dir = await dataDir(t);
+  mkdirSync(dir, { recursive: true });
+  // Schema 1 as the store wrote it before issue 11, with one finished job in it.
+  const v1 = `PRAGMA journal_mode = WAL;
+    CREATE TABLE jobs (id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, state TEXT NOT NULL CHECK (state IN ('running', 'finished')),
+      started_at INTEGER NOT NULL, ended_at INTEGER, summary TEXT NOT NULL, text TEXT, stderr_tail TEXT NOT NULL DEFAULT '') STRICT;
+    CREATE INDEX jobs_started_at ON jobs (started_at);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    CREATE INDEX jobs_running ON jobs (state) WHERE state = 'running';
+    INSERT INTO jobs VALUES ('old-job', 'old-key', 'finished', 1, 2, '${JSON.stringify(summary('old-job', { state: 'finished', reason: 'exit', exitCode: 0 })).replace(/'/g, "''")}', 'old text', '');
+    PRAGMA user_version = 1;`;
+  const Database = (await import('libsql')).default;
+  const db = new Database(path.join(dir, DB_FILE));
+  db.exec(v1);
+  db.close();
+
+  const store = openStore(t, dir);
+  assert.equal(store.isWritable, true, String(store.lastError));
+  assert.equal(store.byId('old-job')?.text, 'old text');
+  assert.equal(store.eventsOf('old-job'), null, 'a job from before has no events');
+  store.insertStarted(summary('new-job'));
+  const events = JSON.stringify([{ id: 1, type: 'text', data: { turn: 1, text: 'hi', truncated: false } }]);
+  store.saveFinished(finished(summary('new-job'), 'new text'), events);
+  assert.equal(store.eventsOf('new-job'), events);
+  const check = new Database(path.join(dir, DB_FILE), { readonly: true });
+  t.after(() => check.close());
+  assert.deepEqual(check.prepare('PRAGMA user_version').raw().get(), [2]);
+});
