@@ -15,8 +15,6 @@ export function streamEvents(reply: FastifyReply, log: BoundedEventLog, after: n
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-  // Each write goes out at once: an event is on the socket within the turn it was recorded.
-  res.socket?.setNoDelay(true);
   let cursor = after;
   let done = false;
   const pump = (): void => {

@@ -2,10 +2,9 @@
 // ceiling, a cancel) through the lifecycle table (lifecycle.ts) and carries out its
 // actions. Starting the CLI is cli-process.ts, output job-output.ts, accounting usage.ts,
 // the tree and its end ownership/, the final words outcome.ts, the views view.ts, the
-// events it records as it runs event-log.ts (images among them: image-watch.ts).
+// events it records as it runs event-recorder.ts.
 import type { Logger } from '../../../common/logger.ts';
 import type { Env } from '../../../common/env.ts';
-import { MAX_TEXT_EVENT_CHARS, type ImageData, type TextData, type UsageData } from '../../../common/events.ts';
 import type { ImageFile } from '../../../common/image-files.ts';
 import type { JobReason, JobSummary, JobView, StartJobRequest } from '../../../common/protocol.ts';
 import { buildCliArgs } from '../claude/cli-args.ts';
@@ -18,8 +17,8 @@ import { jobMarkerEntry, markerValue } from '../ownership/marker.ts';
 import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
 import { ProcessTree } from '../ownership/tree.ts';
 import { CliProcess, writePrompt, type CliEnd } from './cli-process.ts';
-import { JobEventLog } from './event-log.ts';
-import { ImageWatch } from './image-watch.ts';
+import type { JobEventLog } from './event-log.ts';
+import { EventRecorder } from './event-recorder.ts';
 import { JobOutput } from './job-output.ts';
 import { failureOf, memoryBackstopBytes, peakBytes } from './outcome.ts';
 import { exceedsCeiling, nextSampleDelayMs, UsageMeter } from './usage.ts';
@@ -92,8 +91,7 @@ export class Job {
     images: [],
   };
   readonly output: JobOutput;
-  /** What happened, as it happened (progress, text, images, usage); the runner ends it. */
-  readonly events = new JobEventLog();
+  private readonly recorder: EventRecorder;
   readonly idempotencyKey: string | null;
   readonly promptChars: number;
   /** Resolves once the tree is gone and the job's record is final. */
@@ -109,8 +107,6 @@ export class Job {
   private timers: NodeJS.Timeout[] = [];
   private sampleTimer: NodeJS.Timeout | null = null;
   private lastSample = { rssBytes: 0, atMs: this.startedAtMs };
-  private readonly imageWatch = new ImageWatch();
-  private lookingForImages = false;
   private streamsEnded: Promise<unknown> = Promise.resolve();
   private oomKillsAtStart = 0;
   private resolveFinished!: () => void;
@@ -125,11 +121,14 @@ export class Job {
     this.request = request;
     this.idempotencyKey = request.idempotencyKey ?? null;
     this.promptChars = request.prompt.length;
-    this.output = new JobOutput(deps.config.maxOutputBytes, {
-      progress: (p) => this.events.record('progress', { turn: p.turns, tool: p.tool, description: p.toolDescription }),
-      text: (turn, text) => this.recordText(turn, text),
-    });
+    this.recorder = new EventRecorder(id, deps.log, () => deps.liveImagesOf(this.startedAtMs));
+    this.output = new JobOutput(deps.config.maxOutputBytes, this.recorder);
     this.finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
+  }
+
+  /** What happened, as it happened (progress, text, images, usage); the runner ends it. */
+  get events(): JobEventLog {
+    return this.recorder.events;
   }
 
   get reason(): JobReason | null {
@@ -257,10 +256,7 @@ export class Job {
     r.processCount = usage.processCount;
     r.peakRssBytes = Math.max(r.peakRssBytes, usage.rssBytes);
     r.peakProcessCount = Math.max(r.peakProcessCount, usage.processCount);
-    const usageData: UsageData = { cpuMs: usage.cpuMs, cpuPercent: usage.cpuPercent, rssBytes: usage.rssBytes, processCount: usage.processCount };
-    // A tree already gone (the CLI has exited, its end is on its way) is not a sample.
-    if (usage.processCount > 0) this.events.record('usage', usageData);
-    this.lookForImages();
+    this.recorder.sample(usage, () => this.state.phase === 'running');
     const { memoryLimitBytes: limit, sampleIntervalMs } = this.deps.config;
     if (exceedsCeiling(usage.rssBytes, limit)) {
       this.deps.log.warn({ jobId: this.id, rssBytes: usage.rssBytes, memoryLimitBytes: limit, processCount: usage.processCount }, 'memory limit');
@@ -275,32 +271,6 @@ export class Job {
     const current = { rssBytes: usage.rssBytes, atMs: now };
     this.scheduleSample(nextSampleDelayMs(this.lastSample, current, limit, sampleIntervalMs));
     this.lastSample = current;
-  }
-
-  private recordText(turn: number, text: string): void {
-    const truncated = text.length > MAX_TEXT_EVENT_CHARS;
-    const data: TextData = { turn, text: truncated ? text.slice(0, MAX_TEXT_EVENT_CHARS) : text, truncated };
-    this.events.record('text', data);
-  }
-
-  private recordImage(name: string): void {
-    const data: ImageData = { name };
-    this.events.record('image', data);
-  }
-
-  /** One look at IMAGES_DIR per sample, none while the last is still reading. */
-  private lookForImages(): void {
-    if (this.lookingForImages) return;
-    this.lookingForImages = true;
-    void this.deps
-      .liveImagesOf(this.startedAtMs)
-      .then((files) => {
-        // A look that ends after the job is final is the end's business (imageWatch.rest).
-        if (files === null || this.state.phase !== 'running') return;
-        for (const name of this.imageWatch.observe(files)) this.recordImage(name);
-      })
-      .catch((err: unknown) => this.deps.log.debug({ jobId: this.id, err }, 'could not look for images'))
-      .finally(() => (this.lookingForImages = false));
   }
 
   private oomKilled(): boolean {
@@ -401,7 +371,7 @@ export class Job {
     if (this.cgroup !== null && !(await this.cgroup.remove())) log.warn({ jobId: this.id }, 'could not remove the job cgroup');
     r.endedAtMs = Date.now();
     r.images = await this.deps.imagesOf(this.startedAtMs, r.endedAtMs);
-    for (const name of this.imageWatch.rest(r.images)) this.recordImage(name);
+    this.recorder.finalImages(r.images);
     log.info(
       {
         jobId: this.id,

@@ -1,0 +1,57 @@
+// What a running job records as events (event-log.ts), from what the job sees: the
+// stream-json reader's progress and text, each usage sample, and the image files it
+// writes (one look at IMAGES_DIR per sample, none while the last is still reading;
+// image-watch.ts decides which are complete). The job calls it; it never acts on the job.
+import { MAX_TEXT_EVENT_CHARS } from '../../../common/events.ts';
+import type { ImageFile } from '../../../common/image-files.ts';
+import type { Logger } from '../../../common/logger.ts';
+import type { JobProgress } from '../../../common/protocol.ts';
+import type { StreamJsonListener } from '../claude/stream-json.ts';
+import { JobEventLog } from './event-log.ts';
+import { ImageWatch } from './image-watch.ts';
+import type { Usage } from './usage.ts';
+
+export class EventRecorder implements StreamJsonListener {
+  readonly events = new JobEventLog();
+  private readonly imageWatch = new ImageWatch();
+  private looking = false;
+
+  constructor(
+    private readonly jobId: string,
+    private readonly log: Logger,
+    /** The image files in the job's window so far; null when unreadable. */
+    private readonly liveImages: () => Promise<ImageFile[] | null>,
+  ) {}
+
+  progress(p: Readonly<JobProgress>): void {
+    this.events.record('progress', { turn: p.turns, tool: p.tool, description: p.toolDescription });
+  }
+
+  text(turn: number, text: string): void {
+    const truncated = text.length > MAX_TEXT_EVENT_CHARS;
+    this.events.record('text', { turn, text: truncated ? text.slice(0, MAX_TEXT_EVENT_CHARS) : text, truncated });
+  }
+
+  /** One sample of the tree; then a look for images. `running`: false once the job is ending. */
+  sample(usage: Usage, running: () => boolean): void {
+    // A tree already gone (the CLI has exited, its end is on its way) is not a sample.
+    if (usage.processCount > 0) {
+      this.events.record('usage', { cpuMs: usage.cpuMs, cpuPercent: usage.cpuPercent, rssBytes: usage.rssBytes, processCount: usage.processCount });
+    }
+    if (this.looking) return;
+    this.looking = true;
+    void this.liveImages()
+      .then((files) => {
+        // A look that ends after the job stopped running is the end's business (finalImages).
+        if (files === null || !running()) return;
+        for (const name of this.imageWatch.observe(files)) this.events.record('image', { name });
+      })
+      .catch((err: unknown) => this.log.debug({ jobId: this.jobId, err }, 'could not look for images'))
+      .finally(() => (this.looking = false));
+  }
+
+  /** The job's final image list: those not announced yet are, now. */
+  finalImages(names: readonly string[]): void {
+    for (const name of this.imageWatch.rest(names)) this.events.record('image', { name });
+  }
+}
