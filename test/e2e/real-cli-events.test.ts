@@ -4,27 +4,19 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { bash, startMessagesApi, type MessagesApi } from '../support/messages-api.ts';
-import { Cleanups, eventually, findProcesses, startE2eService, type E2eService } from '../support/e2e-service.ts';
+import { test } from 'node:test';
+import { bash } from '../support/messages-api.ts';
+import { e2eSuite, eventually, findProcesses } from '../support/e2e-service.ts';
 import { request } from '../support/api-harness.ts';
 import { openSse, type SseEvent } from '../support/sse-client.ts';
 
 // A 1x1 PNG.
 const PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgAAIAAAUAAen63NgAAAAASUVORK5CYII=';
 
-let api: MessagesApi;
-let service: E2eService;
-const cleanups = new Cleanups();
-
-before(async () => {
-  api = await startMessagesApi();
-  cleanups.after(() => api.close());
-  service = await startE2eService(cleanups, { messagesApi: api, env: { COMMAND_TIMEOUT_MS: '60000' } });
-});
-after(() => cleanups.run());
+const suite = e2eSuite({ COMMAND_TIMEOUT_MS: '60000' });
 
 async function runningJobId(): Promise<string> {
+  const { service } = suite;
   let id: string | null = null;
   for (let i = 0; i < 400 && id === null; i++) {
     const status = (await service.get('/status')).json() as { job: { id: string } | null };
@@ -38,6 +30,7 @@ async function runningJobId(): Promise<string> {
 const story = (events: SseEvent[]): Array<[string, unknown]> => events.filter((e) => e.event !== 'usage' && e.event !== 'image').map((e) => [e.event, e.data]);
 
 void test('a Bash tool that writes an image, then an answer: progress, text, image and end, as the relay sees them', async () => {
+  const { api, service } = suite;
   const name = `shot-${randomInt(1e9)}.png`;
   api.script([
     { text: 'Taking a picture.', tools: [bash(`echo ${PNG_BASE64} | base64 -d > ${path.join(service.imagesDir, name)}; sleep 1`, 'Save a picture')] },
@@ -77,6 +70,7 @@ void test('a Bash tool that writes an image, then an answer: progress, text, ima
 });
 
 void test('cancel during a tool call whose command left setsid children: 0 survivors, the waiting POST gets cancelled, the cancel answer is the final body', async () => {
+  const { api, service } = suite;
   const marker = `${5000 + randomInt(1000)}.${randomInt(100_000, 999_999)}`;
   api.script([
     {

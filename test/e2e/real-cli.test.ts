@@ -6,37 +6,20 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import {
-  bash,
-  conversationText,
-  startMessagesApi,
-  toolResultText,
-  toolResults,
-  type MessagesApi,
-  type MessagesRequestBody,
-} from '../support/messages-api.ts';
-import { Cleanups, eventually, findProcesses, startE2eService, type E2eService } from '../support/e2e-service.ts';
+import { test } from 'node:test';
+import { bash, conversationText, toolResultText, toolResults, type MessagesRequestBody } from '../support/messages-api.ts';
+import { e2eSuite, eventually, findProcesses } from '../support/e2e-service.ts';
 
-let api: MessagesApi;
-let service: E2eService;
-const cleanups = new Cleanups();
-
-// One service for the file (a real CLI run is ~1 s; starting both processes is ~2 s).
-before(async () => {
-  api = await startMessagesApi();
-  cleanups.after(() => api.close());
-  service = await startE2eService(cleanups, { messagesApi: api, env: { COMMAND_TIMEOUT_MS: '60000' } });
-});
-after(() => cleanups.run());
+// One service for the file (e2eSuite): read suite.api and suite.service in the tests.
+const suite = e2eSuite({ COMMAND_TIMEOUT_MS: '60000' });
 
 function json(res: { json: () => Record<string, unknown> }): Record<string, unknown> {
   return res.json();
 }
 
 void test('a plain question gets its answer, sessionId, costUsd and numTurns', async () => {
-  const svc = service;
-  api.script([{ text: 'Four.' }]);
+  const svc = suite.service;
+  suite.api.script([{ text: 'Four.' }]);
   const res = await svc.command({ text: 'What is 2+2?' });
   const body = json(res);
   assert.equal(res.statusCode, 200, res.text);
@@ -47,15 +30,15 @@ void test('a plain question gets its answer, sessionId, costUsd and numTurns', a
   assert.ok((body.costUsd as number) > 0);
   assert.equal(body.numTurns, 1);
   assert.deepEqual(body.images, []);
-  const main = api.mainRequests();
+  const main = suite.api.mainRequests();
   assert.equal(main.length, 1);
   assert.match(conversationText(main[0]!), /What is 2\+2\?/);
 });
 
 void test('a Bash tool call really runs; a setsid background process it starts is gone after the job', async () => {
-  const svc = service;
+  const svc = suite.service;
   const marker = `${3000 + randomInt(1000)}.${randomInt(100_000, 999_999)}`;
-  api.script([
+  suite.api.script([
     {
       text: 'Starting a background helper.',
       tools: [
@@ -73,7 +56,7 @@ void test('a Bash tool call really runs; a setsid background process it starts i
   assert.equal(json(res).text, 'The helper is running.');
   assert.equal(json(res).numTurns, 2);
   // The tool really ran: its output came back to the model as a tool_result.
-  const results = toolResults(api.mainRequests()[1]!);
+  const results = toolResults(suite.api.mainRequests()[1]!);
   assert.equal(results.length, 1);
   assert.match(toolResultText(results[0]!), /^started \d+/);
   // The supervisor runs the CLI without auto-update, telemetry or side traffic (cliEnv).
@@ -84,9 +67,9 @@ void test('a Bash tool call really runs; a setsid background process it starts i
 });
 
 void test('while a tool runs, /status shows the tool and its description, not the command', async () => {
-  const svc = service;
+  const svc = suite.service;
   const secret = `s3cr3t-${randomBytes(6).toString('hex')}`;
-  api.script([{ tools: [bash(`sleep 2; echo ${secret} >/dev/null`, 'Wait a moment')] }, { text: 'Waited.' }]);
+  suite.api.script([{ tools: [bash(`sleep 2; echo ${secret} >/dev/null`, 'Wait a moment')] }, { text: 'Waited.' }]);
   const pending = svc.command({ text: 'wait a bit' });
   let progress: Record<string, unknown> | null = null;
   const seen = await eventually(() => {
@@ -108,10 +91,10 @@ void test('while a tool runs, /status shows the tool and its description, not th
 });
 
 void test('a PNG written into IMAGES_DIR by a tool call is listed and served byte for byte', async () => {
-  const svc = service;
+  const svc = suite.service;
   const png = Buffer.concat([PNG_1X1, randomBytes(32)]);
   const name = `e2e-${randomBytes(4).toString('hex')}.png`;
-  api.script([
+  suite.api.script([
     { tools: [bash(`echo ${png.toString('base64')} | base64 -d > ${path.join(svc.imagesDir, name)}`, 'Save the chart')] },
     { text: 'Here is the chart.' },
   ]);
@@ -125,13 +108,13 @@ void test('a PNG written into IMAGES_DIR by a tool call is listed and served byt
 });
 
 void test('a real screenshot with Debian Chromium via the Playwright CLI, as the system prompt says, lands in images', async (t) => {
-  const svc = service;
+  const svc = suite.service;
   const site = await serveHtml(`<html><body style="background:#1a7f37"><h1>cockpit e2e</h1></body></html>`);
   t.after(() => site.close());
   const name = `screenshot-${randomBytes(4).toString('hex')}.png`;
   // The command is taken from the appended system prompt the CLI really sent: the agent's
   // instructions are what is tested, not a command written here.
-  api.script((body, index) => {
+  suite.api.script((body, index) => {
     if (index > 0) return { text: 'Here is the page.' };
     const command = screenshotCommand(body, svc.imagesDir)
       .replace(' URL ', ` ${site.url} `)
@@ -140,7 +123,7 @@ void test('a real screenshot with Debian Chromium via the Playwright CLI, as the
   });
   const res = await svc.command({ text: 'show me the page' });
   assert.equal(res.statusCode, 200, res.text);
-  const toolOutput = toolResultText(toolResults(api.mainRequests()[1]!)[0]!);
+  const toolOutput = toolResultText(toolResults(suite.api.mainRequests()[1]!)[0]!);
   assert.deepEqual(json(res).images, [`/images/${name}`], `tool output: ${toolOutput}`);
   const image = await svc.get(`/images/${name}`);
   assert.equal(image.statusCode, 200);
@@ -151,9 +134,9 @@ void test('a real screenshot with Debian Chromium via the Playwright CLI, as the
 });
 
 void test('a second request with the first one’s sessionId resumes it; continue resumes the latest', async () => {
-  const svc = service;
+  const svc = suite.service;
   const word = `PELICAN-${randomBytes(3).toString('hex')}`;
-  api.script([{ text: `Noted: ${word}.` }, { text: `The word was ${word}.` }, { text: 'Still here.' }]);
+  suite.api.script([{ text: `Noted: ${word}.` }, { text: `The word was ${word}.` }, { text: 'Still here.' }]);
   const first = await svc.command({ text: `Remember the word ${word}` });
   assert.equal(first.statusCode, 200, first.text);
   const sessionId = json(first).sessionId as string;
@@ -162,25 +145,25 @@ void test('a second request with the first one’s sessionId resumes it; continu
   assert.equal(second.statusCode, 200, second.text);
   assert.equal(json(second).sessionId, sessionId);
   assert.equal(json(second).text, `The word was ${word}.`);
-  const seen = conversationText(api.mainRequests()[1]!);
+  const seen = conversationText(suite.api.mainRequests()[1]!);
   assert.match(seen, new RegExp(`Remember the word ${word}`), 'the stand-in did not see the earlier user turn');
   assert.match(seen, new RegExp(`Noted: ${word}\\.`), 'the stand-in did not see the earlier answer');
 
   const third = await svc.command({ text: 'Are you there?', continue: true });
   assert.equal(third.statusCode, 200, third.text);
   assert.equal(json(third).sessionId, sessionId);
-  assert.match(conversationText(api.mainRequests()[2]!), /Which word did I give you\?/);
+  assert.match(conversationText(suite.api.mainRequests()[2]!), /Which word did I give you\?/);
 });
 
 void test('an unknown sessionId is 404 session_not_found with the CLI’s message; a malformed one is 400', async () => {
-  const svc = service;
-  api.script([]);
+  const svc = suite.service;
+  suite.api.script([]);
   const unknown = randomUUID();
   const res = await svc.command({ text: 'hello again', sessionId: unknown });
   assert.equal(res.statusCode, 404, res.text);
   assert.equal(json(res).error, 'session_not_found');
   assert.equal(json(res).message, `No conversation found with session ID: ${unknown}`);
-  assert.equal(api.mainRequests().length, 0, 'nothing reached the Messages API');
+  assert.equal(suite.api.mainRequests().length, 0, 'nothing reached the Messages API');
 
   const bad = await svc.command({ text: 'hello', sessionId: '--help' });
   assert.equal(bad.statusCode, 400, bad.text);
@@ -194,15 +177,15 @@ for (const [status, message] of [
   [401, /API Error: 401|Invalid API key/],
 ] as const) {
   void test(`the Messages API answering ${status} gives execution_error carrying the CLI's message`, async () => {
-    const svc = service;
-    api.script(() => ({ error: { status } }));
+    const svc = suite.service;
+    suite.api.script(() => ({ error: { status } }));
     const res = await svc.command({ text: 'anything' });
     assert.equal(res.statusCode, 500, res.text);
     const body = json(res);
     assert.equal(body.error, 'execution_error');
     assert.match(String(body.message), message);
     assert.equal(body.exitCode, 1);
-    assert.ok(api.mainRequests().length >= 1);
+    assert.ok(suite.api.mainRequests().length >= 1);
   });
 }
 

@@ -8,10 +8,10 @@ import fs from 'node:fs/promises';
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { linkSystemChromium } from '../../supervisor/src/claude/system-chromium.ts';
 import { REPO_ROOT, request, startApiProcess, type RawResponse } from './api-harness.ts';
-import type { MessagesApi } from './messages-api.ts';
+import { startMessagesApi, type MessagesApi } from './messages-api.ts';
 import { collectLogLines } from './log-lines.ts';
 
 /** Where cleanups go: a test's context, or a Cleanups list run by a file-level after(). */
@@ -187,4 +187,29 @@ export function ensureAgentUser(name: string): number {
     execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', '--user-group', name], { stdio: 'ignore' });
     return uid();
   }
+}
+
+/**
+ * One stand-in and one service for a whole test file (a real CLI run is ~1 s; starting
+ * both processes is ~2 s), set up before its first test and stopped after its last;
+ * each test scripts the stand-in's next turns. Read the two once `before` has run.
+ */
+export function e2eSuite(env: Record<string, string> = {}): { readonly api: MessagesApi; readonly service: E2eService } {
+  const cleanups = new Cleanups();
+  let api: MessagesApi | null = null;
+  let service: E2eService | null = null;
+  before(async () => {
+    api = await startMessagesApi();
+    cleanups.after(() => api!.close());
+    service = await startE2eService(cleanups, { messagesApi: api, env });
+  });
+  after(() => cleanups.run());
+  return {
+    get api() {
+      return api!;
+    },
+    get service() {
+      return service!;
+    },
+  };
 }
