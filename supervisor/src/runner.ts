@@ -19,6 +19,8 @@ import { asInterrupted, type JobStore } from './store/jobs.ts';
 export const RECENT_JOBS = 20;
 /** Finished jobs whose record could not be written (a full disk) stay in memory, this many at most. */
 const MAX_UNSAVED = 50;
+/** The running job's events are written this often (when there are new ones): a crash keeps them. */
+export const EVENTS_FLUSH_MS = 5000;
 
 export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf'> & { store: JobStore };
 
@@ -96,6 +98,7 @@ export class JobRunner {
     // Registered before any waiter's: the record is written before a waiter is woken.
     void job.finished.then(() => this.onFinished(job));
     job.start();
+    this.flushEventsEvery(job);
     return { view: job.view(), created: true };
   }
 
@@ -198,6 +201,16 @@ export class JobRunner {
     if (files === null) return null;
     const [from, to] = jobWindow(startedAtMs, Date.now(), this.previousEndMs);
     return files.filter((f) => f.mtimeMs >= from && f.mtimeMs <= to);
+  }
+
+  private flushEventsEvery(job: Job): void {
+    let written = 0;
+    const timer = setInterval(() => {
+      const last = job.events.log.lastId;
+      if (last !== written && this.store.saveEvents(job.id, job.events.toJson())) written = last;
+    }, EVENTS_FLUSH_MS);
+    timer.unref();
+    void job.finished.then(() => clearInterval(timer));
   }
 
   private onFinished(job: Job): void {

@@ -7,6 +7,7 @@ import { fixture, markedPids, startSupervisor, waitFor } from '../support/superv
 import { request, type RawResponse } from '../support/api-harness.ts';
 import { runCount, startStack, waitForRunningJob, type Stack } from '../support/api-stack.ts';
 import { openSse, type SseEvent } from '../support/sse-client.ts';
+import { EVENTS_FLUSH_MS } from '../../supervisor/src/runner.ts';
 
 const assistant = (id: string, content: unknown[]): Record<string, unknown> => ({ type: 'assistant', parent_tool_use_id: null, message: { id, content } });
 const textBlock = (text: string): Record<string, unknown> => ({ type: 'text', text });
@@ -312,12 +313,14 @@ void test('a quiet stream gets a comment line every EVENTS_HEARTBEAT_MS; shutdow
   assert.equal(job.reason, 'exit', 'the job itself ran on');
 });
 
-void test('the supervisor SIGKILLed mid-stream: the stream waits for its restart and ends with the interrupted answer', async (t) => {
+void test('the supervisor SIGKILLed mid-stream: the stream waits for its restart and ends with the interrupted answer; the events written before the crash are kept', async (t) => {
   const s = await startStack(t);
   const pending = s.post({ lines: [assistant('m1', [textBlock('working')])], sleepMs: 30_000, result: 'never' });
   const jobId = await waitForRunningJob(s);
   const conn = await openSse(s.port, `/jobs/${jobId}/events`);
   await conn.waitForEvents(2);
+  // Past one EVENTS_FLUSH_MS: the running job's events are in the store when it dies.
+  await new Promise((r) => setTimeout(r, EVENTS_FLUSH_MS + 500));
   s.sup.child.kill('SIGKILL');
   await s.sup.exited;
   await new Promise((r) => setTimeout(r, 500));
@@ -331,4 +334,12 @@ void test('the supervisor SIGKILLed mid-stream: the stream waits for its restart
   assert.equal(res.json().error, 'interrupted');
   const ids = conn.events.map((e) => e.id);
   assert.equal(new Set(ids).size, ids.length, 'no event twice across the reconnect');
+  // A late subscriber still sees what the job said before the crash, then its end.
+  const late = await openSse(s.port, `/jobs/${jobId}/events`);
+  await late.done;
+  assert.deepEqual(story(late.events), [
+    ['progress', { turn: 1, tool: null, description: null }],
+    ['text', { turn: 1, text: 'working', truncated: false }],
+    ['end', end.data],
+  ]);
 });

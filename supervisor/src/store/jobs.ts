@@ -151,6 +151,22 @@ export class JobStore {
     });
   }
 
+  /**
+   * The running job's events so far (a JSON array), so that a crash keeps them. Best
+   * effort: false when the store could not take them (the final write says more).
+   */
+  saveEvents(id: string, eventsJson: string): boolean {
+    try {
+      this.write(() => {
+        this.stmt("UPDATE jobs SET events = ? WHERE id = ? AND state = 'running'").run(eventsJson, id);
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof StoreUnavailable) return false;
+      throw err;
+    }
+  }
+
   /** A stored job's events as a JSON array; null when none were stored (or no such job). */
   eventsOf(id: string): string | null {
     const row = this.read(() => this.stmt('SELECT events FROM jobs WHERE id = ?').raw().get(id)) as [string | null] | undefined;
@@ -195,11 +211,12 @@ export class JobStore {
    */
   interruptRunning(nowMs: number): JobSummary[] {
     if (this.db === null || !this.writable) return [];
-    const rows = this.stmt("SELECT summary FROM jobs WHERE state = 'running'").raw().all() as [string][];
+    const rows = this.stmt("SELECT summary, events FROM jobs WHERE state = 'running'").raw().all() as [string, string | null][];
     const done: JobSummary[] = [];
-    for (const [raw] of rows) {
+    for (const [raw, events] of rows) {
       const interrupted = asInterrupted(JSON.parse(raw) as JobSummary, nowMs);
-      this.saveFinished({ ...interrupted, text: null, stderrTail: '' });
+      // Its events as last written while it ran (saveEvents) stay its events.
+      this.saveFinished({ ...interrupted, text: null, stderrTail: '' }, events);
       done.push(interrupted);
     }
     return done;
