@@ -1,5 +1,5 @@
 // `npm run bench`: starts the processes under test with fixture CLIs in place of Claude,
-// runs the nine benchmarks, and writes docs/benchmarks.md. Each benchmark gets the
+// runs the ten benchmarks, and writes docs/benchmarks.md. Each benchmark gets the
 // supervisor configuration it needs (its own instance), so one's leftovers cannot
 // colour another's figures. Never part of `npm test`: these are measurements, not tests.
 // BENCH_QUICK=1 shortens every benchmark (for working on the bench itself; the report
@@ -17,6 +17,7 @@ import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startS
 import { diagnostics } from './scenarios/diagnostics.ts';
 import { benchEndurance } from './scenarios/endurance.ts';
 import { type Footprint, footprintSection, takeFootprint } from './scenarios/footprint.ts';
+import { benchEvents } from './scenarios/events.ts';
 import { benchKill } from './scenarios/kill.ts';
 import { loaderCost } from './scenarios/loader.ts';
 import { benchOutput } from './scenarios/output.ts';
@@ -26,7 +27,7 @@ import { benchStore, fillStore } from './scenarios/store.ts';
 import { benchThroughput } from './scenarios/throughput.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
-const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9').split(',').map(Number));
+const only = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7,8,9,10').split(',').map(Number));
 const fixture = (name: string): string => join(FIXTURES, name);
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 
@@ -162,6 +163,34 @@ try {
       await stop(apiStored, apiMemory, apiDisk, stored, memory, disk);
     }
   });
+
+  await attempt(10, 'Live events', async () => {
+    const sampleIntervalMs = 1000;
+    const heartbeatMs = 15_000;
+    const sup = await track(startSupervisor('sup-events', { dir, claudeBin: fixture('events.mjs'), env: { SAMPLE_INTERVAL_MS: String(sampleIntervalMs) } }));
+    const api = await track(startApi('api-events', dir, sup.socketPath, { EVENTS_HEARTBEAT_MS: String(heartbeatMs) }));
+    try {
+      await sleep(500);
+      return await benchEvents({
+        apiPort: api.port,
+        api: api.target,
+        apiPid: api.pid,
+        supervisorPid: sup.pid,
+        fixture: fixture('events.mjs'),
+        stamps: quick ? 100 : 400,
+        gapMs: 20,
+        warmup: quick ? 10 : 20,
+        subscribers: 100,
+        windowMs: quick ? 4000 : 8000,
+        rounds: quick ? 1 : 4,
+        quietMs: quick ? 5000 : 10_000,
+        sampleIntervalMs,
+        heartbeatMs,
+      });
+    } finally {
+      await stop(api, sup);
+    }
+  });
 } finally {
   for (const s of [...running].reverse()) await s.stop().catch(() => {});
   // Anything a fixture of this run left behind (only on a failed benchmark).
@@ -183,7 +212,7 @@ const preface = [
     'The machine is shared with other work: figures taken side by side (interleaved) are the ones to compare; absolute figures move between runs.',
 ];
 if (quick) preface.push('**BENCH_QUICK=1: shortened run, fewer iterations; not the published figures.**');
-if (only.size < 9) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
+if (only.size < 10) preface.push(`Only benchmarks ${[...only].join(', ')} were run.`);
 const out = join(REPO_ROOT, 'docs', 'benchmarks.md');
 await writeFile(out, [renderReport(machine, sections, totalSeconds, preface), ...FINDINGS].join('\n'));
 log(`wrote ${out} in ${totalSeconds.toFixed(0)} s`);

@@ -26,9 +26,9 @@ export function socketTarget(socketPath: string): Target {
   return { socketPath, agent: new http.Agent({ keepAlive: true, maxSockets: 4 }) };
 }
 
-export function request(target: Target, method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<Reply> {
+export function request(target: Target, method: string, path: string, body?: unknown, timeoutMs = 120_000, extraHeaders: Record<string, string> = {}): Promise<Reply> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const headers: Record<string, string | number> = {};
+  const headers: Record<string, string | number> = { ...extraHeaders };
   if (payload !== undefined) {
     headers['content-type'] = 'application/json';
     headers['content-length'] = payload.length;
