@@ -6,6 +6,7 @@
 // record is written.
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
+import { stat } from 'node:fs/promises';
 import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
 import type { BoundedEventLog } from '../../common/event-log.ts';
@@ -22,7 +23,7 @@ const MAX_UNSAVED = 50;
 /** The running job's events are written this often (when there are new ones): a crash keeps them. */
 export const EVENTS_FLUSH_MS = 5000;
 
-export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf'> & { store: JobStore };
+export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf' | 'imagesFolderMtimeMs'> & { store: JobStore };
 
 interface Unsaved {
   view: JobView;
@@ -48,6 +49,11 @@ export class JobRunner {
       ...jobDeps,
       imagesOf: (startedAtMs, endedAtMs) => this.imagesOf(startedAtMs, endedAtMs),
       liveImagesOf: (startedAtMs) => this.liveImagesOf(startedAtMs),
+      imagesFolderMtimeMs: () =>
+        stat(jobDeps.config.imagesDir).then(
+          (st) => st.mtimeMs,
+          () => null,
+        ),
     };
   }
 

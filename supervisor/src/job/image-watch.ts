@@ -25,6 +25,11 @@ export class ImageWatch {
     return complete.map((f) => this.announce(f.name));
   }
 
+  /** Files seen that are not announced yet (still being written, or seen only once). */
+  get hasPending(): boolean {
+    return this.lastLook.size > 0;
+  }
+
   /** The job's final list: the names not announced yet, in its order. */
   rest(finalNames: readonly string[]): string[] {
     return finalNames.filter((n) => !this.announced.has(n)).map((n) => this.announce(n));

@@ -42,6 +42,8 @@ export interface JobDeps {
   imagesOf: (startedAtMs: number, endedAtMs: number) => Promise<string[]>;
   /** The image files in the running job's window so far; null when unreadable. */
   liveImagesOf: (startedAtMs: number) => Promise<ImageFile[] | null>;
+  /** IMAGES_DIR's mtime in ms; null when unreadable. */
+  imagesFolderMtimeMs: () => Promise<number | null>;
 }
 
 /** What the job has come to so far; final once `isFinished`. Sizes in bytes, times in ms. */
@@ -121,7 +123,10 @@ export class Job {
     this.request = request;
     this.idempotencyKey = request.idempotencyKey ?? null;
     this.promptChars = request.prompt.length;
-    this.recorder = new EventRecorder(id, deps.log, () => deps.liveImagesOf(this.startedAtMs));
+    this.recorder = new EventRecorder(id, deps.log, {
+      folderMtimeMs: () => deps.imagesFolderMtimeMs(),
+      inWindow: () => deps.liveImagesOf(this.startedAtMs),
+    });
     this.output = new JobOutput(deps.config.maxOutputBytes, this.recorder);
     this.finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
   }
