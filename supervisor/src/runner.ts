@@ -4,12 +4,12 @@
 // before its CLI starts and written once more when it has finished, after which nothing
 // of it stays in this heap. Waiters are woken only once the whole tree is gone and the
 // record is written.
+import { stat } from 'node:fs/promises';
+import type { BoundedEventLog } from '../../common/event-log.ts';
+import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
-import { stat } from 'node:fs/promises';
-import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import { pruneImages } from './images-retention.ts';
-import type { BoundedEventLog } from '../../common/event-log.ts';
 import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
