@@ -177,8 +177,7 @@ export class SupervisorClient {
             } catch {
               // not JSON: the status says enough
             }
-            const { error, message, ...extra } = body;
-            reject(new SupervisorError(res.statusCode ?? 0, typeof error === 'string' ? error : 'unknown', typeof message === 'string' ? message : '', extra));
+            reject(supervisorError(res.statusCode ?? 0, body));
           });
           return;
         }
@@ -329,14 +328,19 @@ export class SupervisorClient {
             finish(null, body);
             return;
           }
-          const { error, message, ...extra } = (body ?? {}) as Record<string, unknown>;
-          finish(new SupervisorError(status, typeof error === 'string' ? error : 'unknown', typeof message === 'string' ? message : '', extra));
+          finish(supervisorError(status, body));
         });
       });
       options.signal?.addEventListener('abort', onAbort, { once: true });
       req.end(payload);
     });
   }
+}
+
+/** An error answer (`{error, message, ...extra}`, or anything else) as a SupervisorError. */
+function supervisorError(status: number, body: unknown): SupervisorError {
+  const { error, message, ...extra } = (body ?? {}) as Record<string, unknown>;
+  return new SupervisorError(status, typeof error === 'string' ? error : 'unknown', typeof message === 'string' ? message : '', extra);
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
