@@ -28,6 +28,11 @@ export interface Turn {
   error?: { status: number; type?: string; message?: string };
   /** Wait this long before answering (the stream's headers included); close() cuts it short. */
   delayMs?: number;
+  /** Stream the text block as these deltas (instead of `text` in one), `gapMs` apart:
+   *  a slow answer to interrupt mid-stream. */
+  textChunks?: { chunks: string[]; gapMs: number };
+  /** Token counts reported in the message's usage (what the CLI prices): default 12 in, 8 out. */
+  usage?: { inputTokens?: number; outputTokens?: number };
 }
 
 export type TurnScript = (request: MessagesRequestBody, mainIndex: number) => Turn;
@@ -201,14 +206,15 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
       content: [] as unknown[],
       stop_reason: null as string | null,
       stop_sequence: null,
-      usage: { input_tokens: 12, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+      usage: { input_tokens: turn.usage?.inputTokens ?? 12, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
     };
+    const outputTokens = turn.usage?.outputTokens ?? 8;
     const stopReason = content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
     if (body.stream !== true) {
-      sendJson(res, 200, { ...message, content, stop_reason: stopReason, usage: { ...message.usage, output_tokens: 8 } });
+      sendJson(res, 200, { ...message, content, stop_reason: stopReason, usage: { ...message.usage, output_tokens: outputTokens } });
       return;
     }
-    streamMessage(res, message, content, stopReason);
+    await streamMessage(res, message, content, stopReason, { outputTokens, textChunks: turn.textChunks, sleep });
   };
 
   const server = http.createServer((req, res) => {
@@ -248,20 +254,33 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
 
 function contentBlocks(turn: Turn, nextToolId: () => string): ContentBlock[] {
   const out: ContentBlock[] = [];
-  if (turn.text !== undefined) out.push({ type: 'text', text: turn.text });
+  const text = turn.textChunks !== undefined ? turn.textChunks.chunks.join('') : turn.text;
+  if (text !== undefined) out.push({ type: 'text', text });
   for (const tool of turn.tools ?? []) out.push({ type: 'tool_use', id: tool.id ?? nextToolId(), name: tool.name, input: tool.input });
   if (out.length === 0) out.push({ type: 'text', text: '' });
   return out;
 }
 
+interface StreamOptions {
+  outputTokens: number;
+  textChunks: Turn['textChunks'];
+  sleep: (ms: number) => Promise<void>;
+}
+
 /** The event sequence of a streamed message, as the real API sends it. */
-function streamMessage(res: ServerResponse, message: Record<string, unknown>, content: ContentBlock[], stopReason: string): void {
+async function streamMessage(
+  res: ServerResponse,
+  message: Record<string, unknown>,
+  content: ContentBlock[],
+  stopReason: string,
+  options: StreamOptions,
+): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_standin_${Date.now()}` });
   const send = (type: string, data: Record<string, unknown>): void => {
-    res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    if (!res.destroyed) res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
   };
   send('message_start', { message });
-  content.forEach((block, index) => {
+  for (const [index, block] of content.entries()) {
     if (block.type === 'tool_use') {
       send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
       // The real API streams the input JSON in pieces; split it to exercise reassembly.
@@ -272,11 +291,19 @@ function streamMessage(res: ServerResponse, message: Record<string, unknown>, co
       }
     } else {
       send('content_block_start', { index, content_block: { type: 'text', text: '' } });
-      send('content_block_delta', { index, delta: { type: 'text_delta', text: block.text ?? '' } });
+      const slow = options.textChunks;
+      if (slow === undefined) send('content_block_delta', { index, delta: { type: 'text_delta', text: block.text ?? '' } });
+      else {
+        for (const [i, chunk] of slow.chunks.entries()) {
+          if (i > 0) await options.sleep(slow.gapMs);
+          if (res.destroyed) return;
+          send('content_block_delta', { index, delta: { type: 'text_delta', text: chunk } });
+        }
+      }
     }
     send('content_block_stop', { index });
-  });
-  send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: 8 } });
+  }
+  send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: options.outputTokens } });
   send('message_stop', {});
   res.end();
 }
