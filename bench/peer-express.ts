@@ -6,11 +6,13 @@
 import { spawn } from 'node:child_process';
 import express from 'express';
 import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
+import { userMessageLine } from '../supervisor/src/claude/stream-json-input.ts';
+import { NO_LIMITS } from '../supervisor/src/job/limits.ts';
 
 const port = Number(process.env.PORT ?? '3002');
 const claudeBin = process.env.CLAUDE_BIN ?? 'claude';
 const timeoutMs = Number(process.env.COMMAND_TIMEOUT_MS ?? '300000');
-const args = buildCliArgs({}, { imagesDir: process.env.IMAGES_DIR ?? '/tmp/images' });
+const args = buildCliArgs({}, NO_LIMITS, { imagesDir: process.env.IMAGES_DIR ?? '/tmp/images' });
 
 const app = express();
 let busy = false;
@@ -43,7 +45,9 @@ app.post('/command', (req, res) => {
     child.kill();
   }, timeoutMs);
   child.stdin.on('error', () => {}); // a child that exits before reading stdin
-  child.stdin.end(text);
+  // The argv is the supervisor's (`--input-format stream-json`): the prompt goes as its
+  // user message line, then stdin ends (the seed wrote the raw text).
+  child.stdin.end(userMessageLine(text));
   child.stdout.on('data', (c: Buffer) => stdoutChunks.push(c));
   child.stderr.on('data', (c: Buffer) => stderrChunks.push(c));
   child.on('error', (err) => {

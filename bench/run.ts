@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
+import { NO_LIMITS } from '../supervisor/src/job/limits.ts';
 import { FINDINGS } from './findings.ts';
 import { heapSnapshotNodeOptions } from './lib/heap.ts';
 import { pidsWithEnv } from './lib/proc.ts';
@@ -71,7 +72,7 @@ async function track<T extends Service>(p: Promise<T>): Promise<T> {
 }
 
 try {
-  const cliArgs = buildCliArgs({}, { imagesDir: join(dir, 'images') });
+  const cliArgs = buildCliArgs({}, NO_LIMITS, { imagesDir: join(dir, 'images') });
 
   // Benchmarks 1, 2 and 6 share one supervisor + API + peer (b), all running trivial.sh.
   if (only.has(1) || only.has(2) || only.has(6)) {

@@ -4,6 +4,7 @@
 // supervisor's Fastify routes validate and serialize with (and the OpenAPI document
 // shows, descriptions included), and the TypeScript type is derived from it with
 // Static<>. Never write a type for a shape by hand next to its schema.
+import { inputImagesSchema } from './input-images.ts';
 import { Kind, Type, type SchemaOptions, type Static, type TObject, type TProperties, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
 // ---- Helpers: JSON schemas without anyOf ----
@@ -46,7 +47,7 @@ const jobStateSchema = StringEnum(['running', 'finished']);
 export type JobState = Static<typeof jobStateSchema>;
 
 /** A failure the CLI reported that callers can act on; the API maps each to its own code. */
-export const JOB_ERROR_CODES = ['session_not_found'] as const;
+export const JOB_ERROR_CODES = ['session_not_found', 'max_turns', 'budget_exceeded'] as const;
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[number];
 
 /** A Claude Code session id is a UUID; nothing else is passed to `--resume`. */
@@ -93,6 +94,17 @@ export const startJobRequestSchema = Type.Object(
     sessionId: Type.Optional(Type.String({ pattern: SESSION_ID_PATTERN, description: 'Resume this Claude Code session (`--resume`).' })),
     /** Continue the most recent session (`--continue`). */
     continue: Type.Optional(Type.Boolean({ description: 'Continue the most recent session (`--continue`).' })),
+    /** Images for the model, beside the prompt, in the first user message. */
+    images: Type.Optional(inputImagesSchema),
+    /** At most this many turns (`--max-turns`); at most MAX_TURNS when that is set. */
+    maxTurns: Type.Optional(Type.Integer({ minimum: 1, description: 'At most this many turns (`--max-turns`); at most MAX_TURNS when that is set.' })),
+    /** Stop once the CLI's cost estimate passes this (`--max-budget-usd`); at most MAX_BUDGET_USD when that is set. */
+    maxBudgetUsd: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description: "Stop once the CLI's cost estimate passes this (`--max-budget-usd`); at most MAX_BUDGET_USD when that is set.",
+      }),
+    ),
     /**
      * Epoch ms after which the caller no longer waits for this answer: a start read later
      * (the supervisor was frozen or overloaded) is refused with `deadline_exceeded` and
@@ -233,7 +245,15 @@ export const limitsSchema = Type.Object(
     memoryLimitBytes: Type.Integer(),
     maxOutputBytes: Type.Integer(),
     killGraceMs: Type.Integer(),
+    /** A stop first waits this long for the CLI to end its turn (part of killGraceMs). */
+    interruptGraceMs: Type.Integer({ description: 'A stop first waits this long for the CLI to end its turn (part of killGraceMs).' }),
     sampleIntervalMs: Type.Integer(),
+    /** MAX_TURNS: every job's turn limit unless its request asks for fewer; null: none. */
+    maxTurns: Nullable(Type.Integer(), { description: "MAX_TURNS: every job's turn limit unless its request asks for fewer; null: none." }),
+    /** MAX_BUDGET_USD: every job's cost limit (the CLI's estimate) unless its request asks for less; null: none. */
+    maxBudgetUsd: Nullable(Type.Number(), {
+      description: "MAX_BUDGET_USD: every job's cost limit (the CLI's estimate) unless its request asks for less; null: none.",
+    }),
   },
   { additionalProperties: false },
 );

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../../common/repo-root.ts';
+import { userMessageLine } from '../../supervisor/src/claude/stream-json-input.ts';
 import { defaultReaperBin } from '../../supervisor/src/ownership/reaper.ts';
 import { listPids, readStat } from '../lib/proc.ts';
 import type { Section } from '../lib/report.ts';
@@ -116,7 +117,7 @@ function runOnce(fixture: string, reaper: string | null): Promise<number> {
         : spawn(reaper, ['--tag', 'bench:diag', '--', fixture], { detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
     child.stdout!.resume();
     child.stderr!.resume();
-    child.stdin!.end('say ok');
+    child.stdin!.end(userMessageLine('say ok'));
     if (reaper !== null) {
       let status = '';
       child.stdio[3]!.on('data', (c: Buffer) => {

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { userMessageLine } from '../../supervisor/src/claude/stream-json-input.ts';
 import { type Target, request } from '../lib/http.ts';
 import { readCpuMs } from '../lib/proc.ts';
 import type { Section } from '../lib/report.ts';
@@ -140,7 +141,7 @@ async function directPipe(o: EventsBenchOptions): Promise<number[]> {
     }
   });
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  child.stdin.end(JSON.stringify({ stamps: o.stamps, gapMs: o.gapMs }));
+  child.stdin.end(userMessageLine(JSON.stringify({ stamps: o.stamps, gapMs: o.gapMs })));
   await closed;
   if (!Number.isFinite(cliOffsetMs)) throw new Error('the fixture, spawned directly, printed no result');
   return latencies(arrivals, o.warmup, offsetMs, cliOffsetMs);

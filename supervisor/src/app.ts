@@ -1,6 +1,7 @@
 // The control protocol (common/protocol.ts ROUTES) as a Fastify app. build() never
 // listens: main.ts puts it on the Unix socket, tests call app.inject().
 import Fastify, { type FastifyError } from 'fastify';
+import { BODY_JSON_ALLOWANCE_BYTES, MAX_BODY_LIMIT_BYTES } from '../../common/input-images.ts';
 import type { Logger } from '../../common/logger.ts';
 import {
   JOB_ID_PATTERN,
@@ -28,8 +29,9 @@ export interface AppDeps {
   status: () => Omit<SupervisorStatus, 'job' | 'recentJobs' | 'shuttingDown'>;
 }
 
-/** Prompts are large (a 5 MB prompt is supported); keep a bound all the same. */
-export const BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+/** Prompts are large (a 5 MB prompt is supported) and so are their images: whatever the
+ *  API's largest BODY_LIMIT_BYTES lets through, and the start's own fields. */
+export const BODY_LIMIT_BYTES = MAX_BODY_LIMIT_BYTES + BODY_JSON_ALLOWANCE_BYTES;
 
 const idParams = {
   type: 'object',

@@ -37,6 +37,12 @@ export interface SupervisorConfig {
   isSandbox: boolean;
   maxOutputBytes: number;
   killGraceMs: number;
+  /** A stop first asks the CLI to interrupt its turn and waits this long for its result
+   *  (part of killGraceMs: the tree is gone within killGraceMs all the same). */
+  interruptGraceMs: number;
+  /** Limits every job gets unless its request asks for less; null: none from settings. */
+  maxTurns: number | null;
+  maxBudgetUsd: number | null;
   commandTimeoutMs: number;
   memoryLimitBytes: number;
   sampleIntervalMs: number;
@@ -74,6 +80,15 @@ function defaultClaudeBin(env: Env, repoRoot: string, isExecutable: (p: string) 
 
 /** Never given to the agent, even when AGENT_ENV names them. */
 const NEVER_FOR_THE_AGENT = /^(API_TOKEN|SUPERVISOR_.*)$/;
+
+/** MAX_BUDGET_USD: a positive number of dollars, or unset. */
+function readBudget(env: Env): number | null {
+  const raw = readOptional(env, 'MAX_BUDGET_USD');
+  if (raw === undefined) return null;
+  const value = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(value > 0) || value > 1_000_000) throw new ConfigError('MAX_BUDGET_USD', 'a number of dollars above 0 (e.g. 2.50), or unset', raw);
+  return value;
+}
 
 export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.() ?? -1 }): Readonly<SupervisorConfig> {
   const isExecutable = host.isExecutable ?? isExecutableFile;
@@ -162,6 +177,9 @@ export function loadConfig(env: Env, host: ConfigHost = { uid: process.getuid?.(
     isSandbox,
     maxOutputBytes: readInt(env, 'MAX_OUTPUT_BYTES', 10 * MIB, 1024, 1024 * MIB),
     killGraceMs: readInt(env, 'KILL_GRACE_MS', 5000, 0, 300_000),
+    interruptGraceMs: readInt(env, 'INTERRUPT_GRACE_MS', 2000, 0, 300_000),
+    maxTurns: readOptional(env, 'MAX_TURNS') === undefined ? null : readInt(env, 'MAX_TURNS', 0, 1, 10_000),
+    maxBudgetUsd: readBudget(env),
     commandTimeoutMs: readInt(env, 'COMMAND_TIMEOUT_MS', 300_000, 100, 24 * 3600_000),
     memoryLimitBytes: readInt(env, 'MEMORY_LIMIT_MB', 2048, 16, 1024 * 1024) * MIB,
     sampleIntervalMs: readInt(env, 'SAMPLE_INTERVAL_MS', 1000, 50, 60_000),

@@ -7,6 +7,7 @@ import { stopWithLauncher } from '../../common/parent-watch.ts';
 import { checkAgentAccess } from './agent-access.ts';
 import { build } from './app.ts';
 import { pruneImages } from './images-retention.ts';
+import { budgetWarnings } from './job/limits.ts';
 import { linkSystemChromium } from './claude/system-chromium.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
 import { ownershipStatus, ownershipWarnings, type LayerName } from './ownership/layers.ts';
@@ -101,9 +102,16 @@ async function main(): Promise<void> {
     memoryLimitBytes: config.memoryLimitBytes,
     maxOutputBytes: config.maxOutputBytes,
     killGraceMs: config.killGraceMs,
+    interruptGraceMs: Math.min(config.interruptGraceMs, config.killGraceMs),
     sampleIntervalMs: config.sampleIntervalMs,
+    maxTurns: config.maxTurns,
+    maxBudgetUsd: config.maxBudgetUsd,
   };
-  const warnings = [...pid1Warnings(isPid1, layers.reaperBin !== null), ...ownershipWarnings(layers)];
+  const warnings = [
+    ...pid1Warnings(isPid1, layers.reaperBin !== null),
+    ...ownershipWarnings(layers),
+    ...budgetWarnings(config.maxBudgetUsd, process.env),
+  ];
   const app = build({
     runner,
     log,

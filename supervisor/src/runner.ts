@@ -8,11 +8,12 @@ import { stat } from 'node:fs/promises';
 import type { BoundedEventLog } from '../../common/event-log.ts';
 import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
-import { Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
+import { BadRequest, Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
 import { pruneImages } from './images-retention.ts';
 import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
+import { jobLimitsOf } from './job/limits.ts';
 import { newJobId } from './ownership/marker.ts';
 import { asInterrupted, type JobStore } from './store/jobs.ts';
 
@@ -83,6 +84,9 @@ export class JobRunner {
       const known = this.byKey(key);
       if (known !== undefined) return { view: known, created: false };
     }
+    const decided = jobLimitsOf(request, this.jobDeps.config);
+    if ('error' in decided) throw new BadRequest(decided.error);
+    const { limits } = decided;
     if (this.shuttingDown) throw new ShuttingDown();
     if (this.current !== null) {
       const err = new Busy(this.current.id);
@@ -96,7 +100,7 @@ export class JobRunner {
     }
     this.store.reopen();
     this.flushUnsaved();
-    const job = new Job(newJobId(), request, this.jobDeps);
+    const job = new Job(newJobId(), request, this.jobDeps, limits);
     // Recorded before anything runs: a job the store cannot hold does not start.
     this.store.insertStarted(job.summary());
     this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');

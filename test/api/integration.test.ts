@@ -49,7 +49,8 @@ void test('status table: 200, 500 exit/error result, 408 timeout, 409 busy, 500 
   assert.equal(errorResult.statusCode, 500);
   assert.equal(errorResult.json().error, 'execution_error');
 
-  const slow = await s.post({ stdout: 'partial output\n', sleepMs: 30_000 });
+  // A CLI that prints plain text and knows no interrupt: killed, its stdout is the text.
+  const slow = await s.post({ stdout: 'partial output\n', sleepMs: 30_000, interrupt: 'ignore' });
   assert.equal(slow.statusCode, 408, slow.text);
   assert.equal(slow.json().error, 'timeout');
   assert.match(String(slow.json().text), /partial output/);

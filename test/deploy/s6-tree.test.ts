@@ -80,10 +80,15 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
 
   const port = await freePort();
   const marker = `DEPLOY_S6_TEST=${randomUUID()}`;
-  // The fixture CLI where the agent can run it (the checkout may be closed to it).
+  // The fixture CLI where the agent can run it (the checkout may be closed to it), with
+  // the helper it sources (lib/stream-input.sh: it reads the stream-json user message).
   const cli = path.join(dir, 'deploy-echo-cli.sh');
   cpSync(fixtureCli, cli);
   chmodSync(cli, 0o755);
+  mkdirSync(path.join(dir, 'lib'));
+  chmodSync(path.join(dir, 'lib'), 0o755);
+  cpSync(path.join(path.dirname(fixtureCli), 'lib/stream-input.sh'), path.join(dir, 'lib/stream-input.sh'));
+  chmodSync(path.join(dir, 'lib/stream-input.sh'), 0o644);
   const socketDir = path.join(dir, 'run');
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',

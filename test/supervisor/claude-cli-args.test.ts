@@ -5,17 +5,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildCliArgs, isSessionId } from '../../supervisor/src/claude/cli-args.ts';
+import { buildCliArgs as buildArgs, isSessionId } from '../../supervisor/src/claude/cli-args.ts';
+import { interruptLine, userMessageLine } from '../../supervisor/src/claude/stream-json-input.ts';
+import { jobLimitsOf, NO_LIMITS, type JobLimits } from '../../supervisor/src/job/limits.ts';
 import { CLI_ENV_DEFAULTS, cliEnv } from '../../supervisor/src/claude/cli-env.ts';
 import { imagesSystemPrompt } from '../../supervisor/src/claude/system-prompt.ts';
 import { linkSystemChromium, playwrightCliPath } from '../../supervisor/src/claude/system-chromium.ts';
 
 const SESSION = '3f0c2f6e-1111-4222-8333-444455556666';
 const options = { imagesDir: '/tmp/images', playwrightCli: '/app/node_modules/playwright/cli.js' };
+const buildCliArgs = (request: Parameters<typeof buildArgs>[0], opts = options, limits: JobLimits = NO_LIMITS): string[] => buildArgs(request, limits, opts);
+const HEAD = ['-p', '--dangerously-skip-permissions', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose'];
 
-void test('print mode with stream-json needs --verbose; the prompt is never an argument', () => {
+void test('print mode with stream-json in and out needs --verbose; the prompt is never an argument', () => {
   const args = buildCliArgs({}, options);
-  assert.deepEqual(args.slice(0, 5), ['-p', '--dangerously-skip-permissions', '--output-format', 'stream-json', '--verbose']);
+  assert.deepEqual(args.slice(0, HEAD.length), HEAD);
   assert.equal(args.at(-2), '--append-system-prompt');
   assert.ok(!args.includes('-'), '`-p -` would take "-" as the prompt');
   assert.ok(!args.includes('--resume') && !args.includes('--continue'));
@@ -23,8 +27,8 @@ void test('print mode with stream-json needs --verbose; the prompt is never an a
 
 void test('a session id resumes that session; continue resumes the latest; the id wins over continue', () => {
   const resume = buildCliArgs({ sessionId: SESSION }, options);
-  assert.deepEqual(resume.slice(5, 7), ['--resume', SESSION]);
-  assert.deepEqual(buildCliArgs({ continue: true }, options).slice(5, 6), ['--continue']);
+  assert.deepEqual(resume.slice(HEAD.length, HEAD.length + 2), ['--resume', SESSION]);
+  assert.deepEqual(buildCliArgs({ continue: true }, options).slice(HEAD.length, HEAD.length + 1), ['--continue']);
   const both = buildCliArgs({ sessionId: SESSION, continue: true }, options);
   assert.ok(both.includes('--resume') && !both.includes('--continue'));
   assert.ok(!buildCliArgs({ continue: false }, options).includes('--continue'));
@@ -37,6 +41,41 @@ void test('only a UUID reaches --resume', () => {
     assert.equal(isSessionId(bad), false, JSON.stringify(bad));
     assert.throws(() => buildCliArgs({ sessionId: bad }, options), TypeError);
   }
+});
+
+void test('limits become --max-turns and --max-budget-usd, as numbers; none by default', () => {
+  const args = buildCliArgs({}, options, { maxTurns: 3, maxBudgetUsd: 0.25 });
+  assert.deepEqual(args.slice(HEAD.length, HEAD.length + 4), ['--max-turns', '3', '--max-budget-usd', '0.25']);
+  assert.ok(!buildCliArgs({}).some((a) => a.startsWith('--max-')));
+  assert.throws(() => buildCliArgs({}, options, { maxTurns: Number.NaN, maxBudgetUsd: null }), TypeError);
+  assert.throws(() => buildCliArgs({}, options, { maxTurns: null, maxBudgetUsd: -1 }), TypeError);
+});
+
+void test("a request's limits stay within the settings; the settings apply when it sets none", () => {
+  const settings = { maxTurns: 10, maxBudgetUsd: 2 };
+  assert.deepEqual(jobLimitsOf({}, settings), { limits: settings });
+  assert.deepEqual(jobLimitsOf({ maxTurns: 3, maxBudgetUsd: 0.5 }, settings), { limits: { maxTurns: 3, maxBudgetUsd: 0.5 } });
+  assert.deepEqual(jobLimitsOf({ maxTurns: 11 }, settings), { error: "maxTurns (11) is over this service's limit, MAX_TURNS=10" });
+  assert.deepEqual(jobLimitsOf({ maxBudgetUsd: 2.01 }, settings), { error: "maxBudgetUsd (2.01) is over this service's limit, MAX_BUDGET_USD=2" });
+  assert.deepEqual(jobLimitsOf({ maxTurns: 500, maxBudgetUsd: 99 }, NO_LIMITS), { limits: { maxTurns: 500, maxBudgetUsd: 99 } });
+});
+
+void test('stdin gets one user message line (images first, then the text) and interrupt requests', () => {
+  const line = userMessageLine('look at "this"\n', [{ mediaType: 'image/png', data: 'iVBORw0KGgo=' }]);
+  assert.ok(line.endsWith('\n') && line.indexOf('\n') === line.length - 1, 'exactly one line');
+  assert.deepEqual(JSON.parse(line), {
+    type: 'user',
+    message: {
+      role: 'user',
+      content: [
+        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        { type: 'text', text: 'look at "this"\n' },
+      ],
+    },
+    parent_tool_use_id: null,
+    session_id: '',
+  });
+  assert.deepEqual(JSON.parse(interruptLine('r1')), { type: 'control_request', request_id: 'r1', request: { subtype: 'interrupt' } });
 });
 
 void test('the appended system prompt says where images go and how to screenshot', () => {

@@ -1,5 +1,7 @@
 // StreamJsonReader against event lines recorded from the real CLI (2.1.197, talking to the
-// Messages API stand-in; see docs/claude-cli.md), split at every awkward place.
+// Messages API stand-in; see docs/claude-cli.md), split at every awkward place. interrupted,
+// max-turns and budget were read with `--input-format stream-json` (an interrupt request
+// mid-answer, `--max-turns 1`, `--max-budget-usd 0.01`).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -162,6 +164,30 @@ void test('an error subtype without is_error is still an error, with a message n
   const out = readAll(Buffer.from(`${line}\n`)).current;
   assert.equal(out.result?.isError, true);
   assert.match(out.errorMessage ?? '', /error_max_turns/);
+  assert.equal(out.errorCode, 'max_turns');
+});
+
+void test('an interrupted turn (stream-json input): the partial text, then an error result with the session and no result text', () => {
+  const out = readAll(recorded('interrupted')).current;
+  assert.equal(out.assistantText, 'Part one. Part two. ');
+  assert.equal(out.resultText, null);
+  assert.equal(out.result?.subtype, 'error_during_execution');
+  assert.equal(out.result?.isError, true);
+  assert.match(out.result?.sessionId ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(out.errorCode, null, 'an interrupt is not a failure callers act on: the stop cause says what happened');
+});
+
+void test('the turn and budget limits are max_turns and budget_exceeded, with the CLI message', () => {
+  const turns = readAll(recorded('max-turns')).current;
+  assert.equal(turns.result?.subtype, 'error_max_turns');
+  assert.equal(turns.errorCode, 'max_turns');
+  assert.equal(turns.errorMessage, 'Reached maximum number of turns (1)');
+  assert.equal(turns.assistantText, 'Tool.');
+  const budget = readAll(recorded('budget')).current;
+  assert.equal(budget.result?.subtype, 'error_max_budget_usd');
+  assert.equal(budget.errorCode, 'budget_exceeded');
+  assert.equal(budget.errorMessage, 'Reached maximum budget ($0.01)');
+  assert.ok((budget.result?.costUsd ?? 0) > 0.01);
 });
 
 void test('classifyCliError knows the unknown-session message and nothing else', () => {

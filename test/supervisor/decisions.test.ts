@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../common/env.ts';
 import { loadConfig, MIB } from '../../supervisor/src/config.ts';
 import { imagesInWindow, jobWindow } from '../../supervisor/src/job/images.ts';
+import { budgetWarnings } from '../../supervisor/src/job/limits.ts';
 import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../../supervisor/src/lifecycle.ts';
 import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/ownership/marker.ts';
 import { HeadCapture, TailCapture, utf8CompletePrefix } from '../../supervisor/src/output.ts';
@@ -201,6 +202,22 @@ void test('config: defaults, units, the root rule and bad values naming the vari
     (e: unknown) => e instanceof Error && /MEMORY_LIMIT_MB/.test(e.message) && !e.message.includes('sk-ant-pasted-here'),
   );
   assert.match(c.reaperBin, /dist\/agent-cockpit-reaper$/);
+});
+
+void test('config: the stop interrupt grace and the per-job limits', () => {
+  const env = { ANTHROPIC_API_KEY: 'x', IS_SANDBOX: '1' };
+  const host = { uid: 0, isExecutable: () => false };
+  const c = loadConfig(env, host);
+  assert.deepEqual([c.interruptGraceMs, c.maxTurns, c.maxBudgetUsd], [2000, null, null]);
+  const set = loadConfig({ ...env, INTERRUPT_GRACE_MS: '500', MAX_TURNS: '25', MAX_BUDGET_USD: '2.50' }, host);
+  assert.deepEqual([set.interruptGraceMs, set.maxTurns, set.maxBudgetUsd], [500, 25, 2.5]);
+  for (const [variable, value] of [['MAX_TURNS', '0'], ['MAX_TURNS', 'many'], ['MAX_BUDGET_USD', '0'], ['MAX_BUDGET_USD', '-1'], ['MAX_BUDGET_USD', '$2'], ['MAX_BUDGET_USD', '1e3']]) {
+    assert.throws(() => loadConfig({ ...env, [variable!]: value! }, host), (e: unknown) => e instanceof ConfigError && e.variable === variable, `${variable}=${value}`);
+  }
+  // Budgets are estimates: an OAuth token alone may report a cost of 0 (said at start and in /status).
+  assert.deepEqual(budgetWarnings(null, { CLAUDE_CODE_OAUTH_TOKEN: 't' }), []);
+  assert.deepEqual(budgetWarnings(2, { ANTHROPIC_API_KEY: 'k', CLAUDE_CODE_OAUTH_TOKEN: 't' }), []);
+  assert.match(budgetWarnings(2, { CLAUDE_CODE_OAUTH_TOKEN: 't' })[0] ?? '', /MAX_BUDGET_USD=2 may never trip/);
 });
 
 void test('output: the head capture keeps exactly the first maxBytes across growth steps', () => {

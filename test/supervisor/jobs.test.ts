@@ -161,3 +161,23 @@ void test("the CLI gets an allow-list of the supervisor's environment, plus what
     assert.ok(!names.has(name), `${name} stays out of the CLI's environment`);
   }
 });
+
+void test("a request's limits over MAX_TURNS / MAX_BUDGET_USD are refused before anything runs; within them the job runs", async (t) => {
+  const sup = await startSupervisor(t, { env: { MAX_TURNS: '5', MAX_BUDGET_USD: '1.5' } });
+  for (const [body, message] of [
+    [{ prompt: 'hi', maxTurns: 6 }, "maxTurns (6) is over this service's limit, MAX_TURNS=5"],
+    [{ prompt: 'hi', maxBudgetUsd: 2 }, "maxBudgetUsd (2) is over this service's limit, MAX_BUDGET_USD=1.5"],
+  ] as const) {
+    const refused = await sup.request<ErrorBody>('POST', '/jobs', body);
+    assert.deepEqual([refused.status, refused.body], [400, { error: 'bad_request', message }]);
+  }
+  for (const bad of [{ maxTurns: 0 }, { maxTurns: 1.5 }, { maxBudgetUsd: 0 }, { maxBudgetUsd: 'one' }]) {
+    assert.equal((await sup.request('POST', '/jobs', { prompt: 'hi', ...bad })).status, 400, JSON.stringify(bad));
+  }
+  assert.deepEqual(sup.logs.filter((l) => l.msg === 'spawn'), [], 'nothing ran');
+  const status = await sup.request<{ limits: Record<string, unknown> }>('GET', '/status');
+  assert.deepEqual([status.body.limits.maxTurns, status.body.limits.maxBudgetUsd, status.body.limits.interruptGraceMs], [5, 1.5, 2000]);
+  const ok = await sup.startJob({ prompt: 'hi', maxTurns: 5, maxBudgetUsd: 0.5 });
+  assert.equal(ok.status, 201);
+  assert.equal((await sup.waitJob(ok.body.id)).reason, 'exit');
+});

@@ -24,7 +24,7 @@
 //   makeTempDir(t) / supervisorEnv(dir, extra?, claudeBin?)  building blocks
 //   waitFor(check, { timeoutMs, intervalMs, message })  poll until check() is truthy
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -47,12 +47,19 @@ export function fixture(name: string): string {
 /**
  * Copies fixtures into `dir`/bin, where another user can run them: the checkout itself
  * may sit under a folder only its owner can enter (a clone in /root). `dir` is opened
- * to 0755 for that. Returns the staged path of the first one.
+ * to 0755 for that. The helpers they import or source (test/fixtures/lib/) come too.
+ * Returns the staged path of the first one.
  */
 export function stageFixtures(dir: string, ...names: string[]): string {
   chmodSync(dir, 0o755);
   const bin = join(dir, 'bin');
-  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  mkdirSync(join(bin, 'lib'), { recursive: true, mode: 0o755 });
+  chmodSync(bin, 0o755);
+  chmodSync(join(bin, 'lib'), 0o755);
+  for (const name of readdirSync(fixture('lib'))) {
+    copyFileSync(join(fixture('lib'), name), join(bin, 'lib', name));
+    chmodSync(join(bin, 'lib', name), 0o644);
+  }
   for (const name of names) {
     copyFileSync(fixture(name), join(bin, name));
     chmodSync(join(bin, name), 0o755);

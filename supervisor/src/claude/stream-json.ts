@@ -206,11 +206,19 @@ export class StreamJsonReader {
     if (isError) {
       const message = errorMessageOf(resultText, event.errors, subtype);
       this.outcome.errorMessage = message;
-      this.outcome.errorCode = classifyCliError(message);
+      this.outcome.errorCode = codeOfSubtype(subtype) ?? classifyCliError(message);
     }
     this.progress.tool = null;
     this.progress.toolDescription = null;
   }
+}
+
+/** The limits' result subtypes (2.1.197: "Reached maximum number of turns (1)",
+ *  "Reached maximum budget ($0.01)"): the job ran into the limit its request set. */
+export function codeOfSubtype(subtype: string | null): JobErrorCode | null {
+  if (subtype === 'error_max_turns') return 'max_turns';
+  if (subtype === 'error_max_budget_usd') return 'budget_exceeded';
+  return null;
 }
 
 /** The code for a CLI error message callers can act on, or null. */

@@ -183,17 +183,3 @@ export class CliProcess {
     this.listener.ended(end);
   }
 }
-
-/** Harmless stdin errors: the CLI exited (or closed stdin) without reading the prompt. */
-export function isHarmlessStdinError(err: NodeJS.ErrnoException): boolean {
-  return err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED' || err.code === 'ECONNRESET';
-}
-
-/** Write the prompt and close stdin. The stream buffers what the pipe cannot take yet
- *  (backpressure is handled by the stream; a 5 MB prompt arrives whole). */
-export function writePrompt(stdin: Writable, prompt: string, onError: (err: NodeJS.ErrnoException) => void): void {
-  stdin.on('error', (err: NodeJS.ErrnoException) => {
-    if (!isHarmlessStdinError(err)) onError(err);
-  });
-  stdin.end(prompt, 'utf8');
-}

@@ -1,8 +1,13 @@
 // One job: a thin driver that feeds what happens (the CLI's end, a timeout, the memory
 // ceiling, a cancel) through the lifecycle table (lifecycle.ts) and carries out its
-// actions. Starting the CLI is cli-process.ts, output job-output.ts, accounting usage.ts,
-// the tree and its end ownership/, the final words outcome.ts, the views view.ts, the
-// events it records as it runs event-recorder.ts.
+// actions. Starting the CLI is cli-process.ts, its stdin cli-input.ts, output
+// job-output.ts, accounting usage.ts, the tree and its end ownership/, the final words
+// outcome.ts, the views view.ts, the events it records as it runs event-recorder.ts.
+//
+// A stop (cancel, timeout, shutdown) is gentle first (interrupt.ts): the CLI is asked to
+// interrupt its turn and given INTERRUPT_GRACE_MS to print its result (the partial answer,
+// a session that resumes), then the tree is ended as before, within what is left of
+// KILL_GRACE_MS.
 import type { Logger } from '../../../common/logger.ts';
 import type { Env } from '../../../common/env.ts';
 import type { ImageFile } from '../../../common/image-files.ts';
@@ -16,10 +21,13 @@ import type { OwnershipLayers } from '../ownership/layers.ts';
 import { jobMarkerEntry, markerValue } from '../ownership/marker.ts';
 import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
 import { ProcessTree } from '../ownership/tree.ts';
-import { CliProcess, writePrompt, type CliEnd } from './cli-process.ts';
+import { CliInput } from './cli-input.ts';
+import { CliProcess, type CliEnd } from './cli-process.ts';
 import type { JobEventLog } from './event-log.ts';
 import { EventRecorder } from './event-recorder.ts';
+import { interruptCli, withTimeout } from './interrupt.ts';
 import { JobOutput } from './job-output.ts';
+import type { JobLimits } from './limits.ts';
 import { failureOf, memoryBackstopBytes, peakBytes } from './outcome.ts';
 import { exceedsCeiling, nextSampleDelayMs, UsageMeter } from './usage.ts';
 import { summaryOf, viewOf } from './view.ts';
@@ -104,6 +112,10 @@ export class Job {
   private readonly meter = new UsageMeter();
   private readonly abortGrace = new AbortController();
   private cli: CliProcess | null = null;
+  private input: CliInput | null = null;
+  /** Resolves when the CLI's result event has been read. */
+  private readonly resultRead: Promise<void>;
+  private resolveResultRead!: () => void;
   private tree: ProcessTree | null = null;
   private cgroup: JobCgroup | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -119,6 +131,7 @@ export class Job {
     readonly id: string,
     request: StartJobRequest,
     private readonly deps: JobDeps,
+    private readonly limits: JobLimits,
   ) {
     this.request = request;
     this.idempotencyKey = request.idempotencyKey ?? null;
@@ -129,6 +142,7 @@ export class Job {
     });
     this.output = new JobOutput(deps.config.maxOutputBytes, this.recorder);
     this.finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
+    this.resultRead = new Promise<void>((resolve) => (this.resolveResultRead = resolve));
   }
 
   /** What happened, as it happened (progress, text, images, usage); the runner ends it. */
@@ -159,7 +173,7 @@ export class Job {
       cli = new CliProcess(
         {
           bin: config.claudeBin,
-          args: buildCliArgs(request, { imagesDir: config.imagesDir }),
+          args: buildCliArgs(request, this.limits, { imagesDir: config.imagesDir }),
           cwd: config.workspaceDir,
           env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker, config.agentEnv)),
           agentUser: config.agentUser,
@@ -187,10 +201,19 @@ export class Job {
       cgroupPids: this.cgroup ? () => this.cgroup!.pids() : undefined,
     });
     this.oomKillsAtStart = this.cgroup?.oomKills() ?? 0;
-    cli.stdout.on('data', (chunk: Buffer) => this.output.pushStdout(chunk));
+    const input = new CliInput(cli.stdin, (err) => log.warn({ jobId: this.id, err }, 'writing to the CLI failed'));
+    this.input = input;
+    cli.stdout.on('data', (chunk: Buffer) => {
+      this.output.pushStdout(chunk);
+      if (this.output.result !== null && input.isOpen) {
+        // Its answer is out: with stdin open the CLI would wait for another message.
+        input.close();
+        this.resolveResultRead();
+      }
+    });
     cli.stderr.on('data', (chunk: Buffer) => this.output.pushStderr(chunk));
     this.streamsEnded = Promise.all([onceClosed(cli.stdout), onceClosed(cli.stderr)]);
-    writePrompt(cli.stdin, request.prompt, (err) => log.warn({ jobId: this.id, err }, 'writing the prompt failed'));
+    input.send(request.prompt, request.images);
 
     this.timers.push(
       setTimeout(() => {
@@ -317,10 +340,14 @@ export class Job {
    *  over the memory ceiling is killed at once: the grace is for timeouts and shutdown. */
   private async end(sweep: boolean): Promise<void> {
     const { config, log } = this.deps;
+    const startedMs = Date.now();
     try {
+      if (!sweep && this.state.reason !== 'memory_limit') await this.interrupt();
+      this.input?.close();
       if (this.tree !== null) {
+        const elapsedMs = Date.now() - startedMs;
         const outcome = await terminateTree(this.tree, {
-          graceMs: sweep ? Math.min(config.killGraceMs, SWEEP_GRACE_MAX_MS) : config.killGraceMs,
+          graceMs: sweep ? Math.min(config.killGraceMs, SWEEP_GRACE_MAX_MS) : Math.max(0, config.killGraceMs - elapsedMs),
           immediate: !sweep && this.state.reason === 'memory_limit',
           firstPid: sweep ? undefined : (this.record.pid ?? undefined),
           abort: this.abortGrace.signal,
@@ -335,6 +362,23 @@ export class Job {
       log.error({ jobId: this.id, err }, 'error');
     }
     this.dispatch('tree_gone');
+  }
+
+  /** The gentle part of a stop (interrupt.ts), logged. */
+  private async interrupt(): Promise<void> {
+    const { config, log } = this.deps;
+    if (this.input === null || this.cli === null) return;
+    const outcome = await interruptCli({
+      input: this.input,
+      resultRead: this.resultRead,
+      answered: () => this.output.result !== null,
+      exited: this.cli.ended,
+      waitMs: Math.min(config.interruptGraceMs, config.killGraceMs),
+      abort: this.abortGrace.signal,
+    });
+    if (!outcome.sent) return;
+    const exited = this.record.exitCode !== null || this.record.signal !== null;
+    log.info({ jobId: this.id, reason: this.state.reason, durationMs: outcome.durationMs, answered: outcome.answered, exited }, 'interrupt');
   }
 
   private async finish(): Promise<void> {
@@ -353,6 +397,7 @@ export class Job {
     const { config, log } = this.deps;
     const r = this.record;
     this.clearTimers();
+    this.input?.close();
     // The CLI is dead; its exit status and the last of its output arrive momentarily.
     await withTimeout(Promise.all([this.cli?.ended, this.streamsEnded]), DRAIN_MS);
     this.cli?.destroyStreams();
@@ -410,10 +455,4 @@ function onceClosed(stream: NodeJS.ReadableStream): Promise<void> {
     stream.once('close', () => resolve());
     stream.once('error', () => resolve());
   });
-}
-
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([promise, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
