@@ -1,6 +1,7 @@
 // build(deps) -> the API's Fastify app, routes and hooks wired, never listening (main.ts
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { DEFAULT_MAX_INPUT_IMAGES } from '../../common/input-images.ts';
 import { bearerMatches, countHeader } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
@@ -49,6 +50,7 @@ export function build(deps: AppDeps): FastifyInstance {
   const ctx: RouteContext = {
     ...deps,
     jobImages,
+    maxInputImages: deps.maxInputImages ?? DEFAULT_MAX_INPUT_IMAGES,
     eventHubs: new JobHubs({ supervisor: deps.supervisor, jobImages, logger: deps.logger }),
     eventsHeartbeatMs: deps.eventsHeartbeatMs ?? EVENTS_HEARTBEAT_MS,
     eventsMaxBufferedBytes: deps.eventsMaxBufferedBytes ?? EVENTS_MAX_BUFFERED_BYTES,

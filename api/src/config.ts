@@ -2,6 +2,7 @@
 // the names. A bad value throws ConfigError naming the variable (main.ts exits 1 on it).
 import { defaultPaths } from '../../common/defaults.ts';
 import { ConfigError, readInt, readOptional, readPath, readString, type Env } from '../../common/env.ts';
+import { bodyBytesFor, DEFAULT_MAX_INPUT_IMAGES, MAX_BODY_LIMIT_BYTES, MAX_INPUT_IMAGES_CAP } from '../../common/input-images.ts';
 
 export interface ApiConfig {
   port: number;
@@ -13,7 +14,10 @@ export interface ApiConfig {
   supervisorReconnectMs: number;
   /** Bearer token required on every route but /health; undefined = no auth. */
   apiToken: string | undefined;
+  /** Largest request body; by default room for the prompt and `maxInputImages` images. */
   bodyLimitBytes: number;
+  /** Most images a POST /command may carry (0: none are taken). */
+  maxInputImages: number;
   imagesDir: string;
   workspaceDir: string;
   logLevel: string;
@@ -56,6 +60,7 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     );
   }
   const defaults = defaultPaths(uid);
+  const maxInputImages = readInt(env, 'MAX_INPUT_IMAGES', DEFAULT_MAX_INPUT_IMAGES, 0, MAX_INPUT_IMAGES_CAP);
   const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
   const headersTimeoutMs = readInt(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000);
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HEADERS_TIMEOUT_MS', 'at most REQUEST_TIMEOUT_MS', env.HEADERS_TIMEOUT_MS);
@@ -66,7 +71,8 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     supervisorTimeoutMs: readInt(env, 'SUPERVISOR_TIMEOUT_MS', 900, 50, 60_000),
     supervisorReconnectMs: readInt(env, 'SUPERVISOR_RECONNECT_MS', 10_000, 0, 600_000),
     apiToken,
-    bodyLimitBytes: readInt(env, 'BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    bodyLimitBytes: readInt(env, 'BODY_LIMIT_BYTES', bodyBytesFor(maxInputImages), 1024, MAX_BODY_LIMIT_BYTES),
+    maxInputImages,
     imagesDir: readPath(env, 'IMAGES_DIR', defaults.imagesDir),
     workspaceDir: readPath(env, 'WORKSPACE_DIR', defaults.workspaceDir),
     logLevel,
@@ -76,4 +82,19 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     maxImagesPerAnswer: readInt(env, 'MAX_IMAGES_PER_ANSWER', 20, 1, 1000),
     eventsHeartbeatMs: readInt(env, 'EVENTS_HEARTBEAT_MS', 15_000, 100, 60_000),
   });
+}
+
+/**
+ * What the operator should hear at start about these settings: a BODY_LIMIT_BYTES too small
+ * for MAX_INPUT_IMAGES images of the largest size would refuse them with a 413.
+ */
+export function configWarnings(config: Pick<ApiConfig, 'bodyLimitBytes' | 'maxInputImages'>): Array<{ fields: Record<string, number>; msg: string }> {
+  const neededBytes = bodyBytesFor(config.maxInputImages);
+  if (config.maxInputImages === 0 || config.bodyLimitBytes >= neededBytes) return [];
+  return [
+    {
+      fields: { bodyLimitBytes: config.bodyLimitBytes, maxInputImages: config.maxInputImages, neededBytes },
+      msg: 'BODY_LIMIT_BYTES is below what MAX_INPUT_IMAGES images of the largest size need: such requests are refused with 413 payload_too_large',
+    },
+  ];
 }

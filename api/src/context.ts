@@ -17,6 +17,8 @@ export interface AppDeps {
   /** Bearer token for every route but /health; undefined disables auth. */
   apiToken: string | undefined;
   bodyLimitBytes: number;
+  /** Most images a POST /command may carry (MAX_INPUT_IMAGES); DEFAULT_MAX_INPUT_IMAGES when absent. */
+  maxInputImages?: number;
   /** Longest a client may take to send a whole request, and its headers (not the answer). */
   requestTimeoutMs: number;
   headersTimeoutMs: number;
@@ -35,6 +37,7 @@ export interface AppDeps {
 /** Everything the route modules need, built once per app. */
 export interface RouteContext extends AppDeps {
   jobImages: JobImages;
+  maxInputImages: number;
   eventsHeartbeatMs: number;
   eventsMaxBufferedBytes: number;
   eventsStallMs: number;

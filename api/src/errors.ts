@@ -1,6 +1,7 @@
 // The API's error registry. Codes are public API (the relay branches on them): never
 // rename or reuse one. Every error body is `{ error: <code>, message, ...extra }`.
 import createError, { type FastifyError } from '@fastify/error';
+import { MAX_IMAGE_SIZE_WORDS } from '../../common/input-images.ts';
 
 /** Code -> HTTP status, the one table the docs mirror. */
 export const ERROR_STATUS = {
@@ -14,6 +15,8 @@ export const ERROR_STATUS = {
   busy: 409,
   cancelled: 409,
   payload_too_large: 413,
+  max_turns: 422,
+  budget_exceeded: 422,
   headers_too_large: 431,
   execution_error: 500,
   memory_limit: 500,
@@ -102,8 +105,8 @@ export function toErrorReply(err: unknown): ErrorReply {
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (fe.validation !== undefined) {
-    const where = fe.validationContext === 'body' ? "Request body must be a JSON object with a non-empty string 'text' field" : 'Invalid request';
-    return { statusCode: 400, body: { error: 'bad_request', message: `${where} (${fe.message ?? 'invalid'})` } };
+    const message = fe.validationContext === 'body' ? bodyValidationMessage(fe.validation, fe.message) : `Invalid request (${fe.message ?? 'invalid'})`;
+    return { statusCode: 400, body: { error: 'bad_request', message } };
   }
   if (status === 413) return { statusCode: 413, body: { error: 'payload_too_large', message: 'Request body is too large' } };
   if (status === 415) return { statusCode: 400, body: { error: 'bad_request', message: 'Request body must be JSON (Content-Type: application/json)' } };
@@ -115,4 +118,31 @@ export function toErrorReply(err: unknown): ErrorReply {
     return { statusCode: 400, body: { error: 'bad_request', message: fe.message ?? 'Bad request' } };
   }
   return { statusCode: 500, body: { error: 'internal_error', message: 'Internal error' } };
+}
+
+interface ValidationIssue {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * The sentence for a body that fails the schema, naming the field that failed (the first
+ * issue's instancePath): `images[1].mediaType must be equal to one of the allowed values`.
+ * The field's value is never repeated (it may be megabytes of base64).
+ */
+export function bodyValidationMessage(validation: unknown, fallback = 'invalid'): string {
+  const issue: ValidationIssue | undefined = Array.isArray(validation) ? (validation[0] as ValidationIssue | undefined) : undefined;
+  const parts = (issue?.instancePath ?? '').split('/').slice(1);
+  const top = parts[0] ?? '';
+  if (issue === undefined || top === '' || top === 'text') return `Request body must be a JSON object with a non-empty string 'text' field (${fallback})`;
+  // `/images/1/data` -> `images[1].data`.
+  const field = parts.map((p, i) => (i > 0 && /^\d+$/.test(p) ? `[${p}]` : i > 0 ? `.${p}` : p)).join('');
+  if (top === 'images' && issue.keyword === 'maxLength' && parts[2] === 'data') {
+    return `images[${parts[1]}]: the data is over the limit of ${MAX_IMAGE_SIZE_WORDS}`;
+  }
+  if (top === 'images' && issue.keyword === 'maxItems') return `images: at most ${String(issue.params?.limit)} images may be sent with a prompt`;
+  const allowed = Array.isArray(issue.params?.allowedValues) ? ` (${issue.params.allowedValues.join(', ')})` : '';
+  return `Request body field ${field} ${issue.message ?? 'is invalid'}${allowed}`;
 }

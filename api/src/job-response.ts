@@ -48,12 +48,45 @@ export function isSuccess(view: JobView): boolean {
   return view.reason === 'exit' && view.exitCode === 0 && view.result?.isError !== true;
 }
 
+/** The error codes of a job that was stopped, or stopped itself, part way: each answers
+ *  what the agent had said and made so far (and its session, where the CLI printed one). */
+type PartialCode = 'timeout' | 'memory_limit' | 'shutting_down' | 'interrupted' | 'cancelled' | 'max_turns' | 'budget_exceeded';
+
+/** The answer of a job that ended part way, with `code` (and `message` unless the view has one). */
+function partialAnswer(
+  code: PartialCode,
+  message: string,
+  view: JobView,
+  parts: { images: string[]; more: Record<string, unknown>; durationMs: number; extra?: Record<string, unknown> },
+): JobReply {
+  return {
+    statusCode: ERROR_STATUS[code],
+    outcome: code,
+    body: {
+      error: code,
+      message: view.errorMessage ?? message,
+      text: partialText(view),
+      images: parts.images,
+      ...parts.more,
+      ...parts.extra,
+      durationMs: parts.durationMs,
+      jobId: view.id,
+      ...sessionFields(view),
+    },
+  };
+}
+
 /** The answer for a finished job (POST /command and GET /jobs/:id alike). */
 export function finishedJobReply(view: JobView, images: string[], imagesTruncated = false): JobReply {
   const jobId = view.id;
+  const durationMs = Math.round(view.durationMs);
   // Only the newest MAX_IMAGES_PER_ANSWER images are listed; the flag says more were made.
   const more = imagesTruncated ? { imagesTruncated: true } : {};
-  const durationMs = Math.round(view.durationMs);
+  const parts = { images, more, durationMs };
+  // The job ran into the limit its request set (maxTurns, maxBudgetUsd): never a success,
+  // whatever the exit code; its session lets the conversation go on.
+  if (view.errorCode === 'max_turns') return partialAnswer('max_turns', 'The command reached its maximum number of turns', view, parts);
+  if (view.errorCode === 'budget_exceeded') return partialAnswer('budget_exceeded', 'The command reached its budget', view, parts);
   if (isSuccess(view)) {
     return {
       statusCode: 200,
@@ -79,81 +112,19 @@ export function finishedJobReply(view: JobView, images: string[], imagesTruncate
   }
   switch (view.reason) {
     case 'timeout':
-      return {
-        statusCode: ERROR_STATUS.timeout,
-        outcome: 'timeout',
-        body: {
-          error: 'timeout',
-          message: view.errorMessage ?? `Command timed out after ${durationMs}ms`,
-          text: partialText(view),
-          images,
-          ...more,
-          durationMs,
-          jobId,
-          ...sessionFields(view),
-        },
-      };
+      return partialAnswer('timeout', `Command timed out after ${durationMs}ms`, view, parts);
     case 'memory_limit':
-      return {
-        statusCode: ERROR_STATUS.memory_limit,
-        outcome: 'memory_limit',
-        body: {
-          error: 'memory_limit',
-          message: view.errorMessage ?? 'Command exceeded the memory limit',
-          text: partialText(view),
-          images,
-          ...more,
-          peakRssBytes: view.peakRssBytes,
-          durationMs,
-          jobId,
-        },
-      };
+      return partialAnswer('memory_limit', 'Command exceeded the memory limit', view, { ...parts, extra: { peakRssBytes: view.peakRssBytes } });
     case 'shutdown':
-      return {
-        statusCode: ERROR_STATUS.shutting_down,
-        outcome: 'shutting_down',
-        body: {
-          error: 'shutting_down',
-          message: view.errorMessage ?? 'The service shut down while the command ran',
-          text: partialText(view),
-          images,
-          ...more,
-          durationMs,
-          jobId,
-        },
-      };
+      // A job stopped gently keeps its session: a follow-up can continue it.
+      return partialAnswer('shutting_down', 'The service shut down while the command ran', view, parts);
     case 'interrupted':
       // The supervisor died (crash, SIGKILL, power loss) while the job ran. It never runs
       // again for this key; the agent may have changed files before it stopped.
-      return {
-        statusCode: ERROR_STATUS.interrupted,
-        outcome: 'interrupted',
-        body: {
-          error: 'interrupted',
-          message: view.errorMessage ?? 'The service restarted while the command ran; it did not finish',
-          text: partialText(view),
-          images,
-          ...more,
-          durationMs,
-          jobId,
-        },
-      };
+      return partialAnswer('interrupted', 'The service restarted while the command ran; it did not finish', view, parts);
     case 'cancelled':
       // POST /jobs/:id/cancel (the user said "stop"): what the agent had said and made.
-      return {
-        statusCode: ERROR_STATUS.cancelled,
-        outcome: 'cancelled',
-        body: {
-          error: 'cancelled',
-          message: view.errorMessage ?? 'The command was cancelled',
-          text: partialText(view),
-          images,
-          ...more,
-          durationMs,
-          jobId,
-          ...sessionFields(view),
-        },
-      };
+      return partialAnswer('cancelled', 'The command was cancelled', view, parts);
     default:
       // 'exit' (non-zero, by a signal, or an error result), 'spawn_error', or null.
       return {
@@ -197,6 +168,7 @@ export function jobReply(view: JobView, images: string[], imagesTruncated = fals
 /** Outcome label for a job summary in /status (no images or text needed). */
 export function outcomeOf(view: Pick<JobView, 'state' | 'reason' | 'exitCode' | 'result' | 'errorCode'>): string {
   if (view.state === 'running') return 'running';
+  if (view.errorCode === 'max_turns' || view.errorCode === 'budget_exceeded') return view.errorCode;
   if (view.reason === 'exit' && view.exitCode === 0 && view.result?.isError !== true) return 'ok';
   if (view.errorCode === 'session_not_found') return 'session_not_found';
   switch (view.reason) {

@@ -9,7 +9,7 @@ import { createLogger, exitAfterLogs } from '../../common/logger.ts';
 import { stopWithLauncher } from '../../common/parent-watch.ts';
 import { REPO_ROOT } from '../../common/repo-root.ts';
 import { build } from './app.ts';
-import { loadConfig } from './config.ts';
+import { configWarnings, loadConfig } from './config.ts';
 import { ImageIndex } from './images/image-index.ts';
 import { ShutdownState } from './shutdown.ts';
 import { SupervisorClient } from './supervisor-client.ts';
@@ -23,6 +23,7 @@ const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), '
 if (protectedHardlinks() !== true) {
   logger.warn({}, 'fs.protected_hardlinks is not 1: an agent could hard-link a file it cannot read into IMAGES_DIR (GET /images still refuses hard links)');
 }
+for (const warning of configWarnings(config)) logger.warn(warning.fields, warning.msg);
 const images = new ImageIndex({ dir: config.imagesDir, logger });
 await images.start();
 const shutdown = new ShutdownState();
@@ -39,6 +40,7 @@ const app = build({
   shutdown,
   apiToken: config.apiToken,
   bodyLimitBytes: config.bodyLimitBytes,
+  maxInputImages: config.maxInputImages,
   requestTimeoutMs: config.requestTimeoutMs,
   headersTimeoutMs: config.headersTimeoutMs,
   maxImagesPerAnswer: config.maxImagesPerAnswer,

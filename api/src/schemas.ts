@@ -4,7 +4,8 @@
 // gain fields, so every answer object admits more than it lists (additionalProperties).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { JOB_EVENT_TYPES } from '../../common/events.ts';
-import { JOB_ID_PATTERN, SESSION_ID_PATTERN } from '../../common/protocol.ts';
+import { inputImagesSchema } from '../../common/input-images.ts';
+import { JOB_ID_PATTERN, SESSION_ID_PATTERN, startJobRequestSchema } from '../../common/protocol.ts';
 import { ERROR_STATUS, type ErrorCode } from './errors.ts';
 
 /** `{ type: [T, 'null'] }`: fast-json-stringify serializes anyOf slowly. */
@@ -21,6 +22,10 @@ export const commandBody = Type.Object(
     text: Type.String({ minLength: 1, pattern: '\\S', description: 'The prompt: non-empty, not only whitespace.' }),
     sessionId: Type.Optional(Type.String({ pattern: SESSION_ID_PATTERN, description: "Resume this Claude Code session (an earlier answer's sessionId)." })),
     continue: Type.Optional(Type.Boolean({ description: 'Continue the most recent session.' })),
+    // The protocol's own definitions: one source for each shape, so the two processes agree.
+    images: Type.Optional(inputImagesSchema),
+    maxTurns: startJobRequestSchema.properties.maxTurns,
+    maxBudgetUsd: startJobRequestSchema.properties.maxBudgetUsd,
   },
   { description: 'POST /command body.' },
 );
@@ -152,7 +157,17 @@ export const jobEvent = Type.Object(
 const ANY_ROUTE: ErrorCode[] = ['bad_request', 'unauthorized', 'request_timeout', 'payload_too_large', 'headers_too_large', 'internal_error', 'shutting_down'];
 
 /** What a job's own end can answer (job-response.ts). */
-export const JOB_OUTCOME_ERRORS: ErrorCode[] = ['session_not_found', 'timeout', 'cancelled', 'execution_error', 'memory_limit', 'interrupted', 'shutting_down'];
+export const JOB_OUTCOME_ERRORS: ErrorCode[] = [
+  'session_not_found',
+  'timeout',
+  'cancelled',
+  'max_turns',
+  'budget_exceeded',
+  'execution_error',
+  'memory_limit',
+  'interrupted',
+  'shutting_down',
+];
 
 /** `responses` entries for the error codes a route can answer (and any route's), grouped by status. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {

@@ -123,6 +123,57 @@ void test('a resume of an unknown session is a 404 session_not_found', () => {
   assert.equal(r.body.error, 'session_not_found');
 });
 
+void test('a job that reached its maxTurns is a 422 max_turns with the partial text, images and session', () => {
+  const result = { sessionId: '11111111-2222-3333-4444-555555555555', costUsd: 0.02, numTurns: 1, isError: true, subtype: 'error_max_turns' };
+  const r = finishedJobReply(
+    job({ exitCode: 1, text: 'I looked at the photo and', errorCode: 'max_turns', errorMessage: 'Reached maximum number of turns (1)', result }),
+    imgs,
+    true,
+  );
+  assert.equal(r.statusCode, 422);
+  assert.equal(r.outcome, 'max_turns');
+  assert.deepEqual(r.body, {
+    error: 'max_turns',
+    message: 'Reached maximum number of turns (1)',
+    text: 'I looked at the photo and',
+    images: imgs,
+    imagesTruncated: true,
+    durationMs: 1500,
+    jobId: 'job-1',
+    sessionId: result.sessionId,
+    costUsd: 0.02,
+    numTurns: 1,
+  });
+});
+
+void test('a job that passed its maxBudgetUsd is a 422 budget_exceeded; without text or a message it says so', () => {
+  const r = finishedJobReply(job({ exitCode: 0, text: null, errorCode: 'budget_exceeded', errorMessage: 'Reached maximum budget ($0.01)' }), []);
+  assert.equal(r.statusCode, 422);
+  assert.deepEqual(r.body, { error: 'budget_exceeded', message: 'Reached maximum budget ($0.01)', text: null, images: [], durationMs: 1500, jobId: 'job-1' });
+  const bare = finishedJobReply(job({ exitCode: 1, text: '', errorCode: 'budget_exceeded', errorMessage: null }), []);
+  assert.equal(bare.body.text, null);
+  assert.match(String(bare.body.message), /budget/);
+  assert.match(String(finishedJobReply(job({ exitCode: 1, errorCode: 'max_turns', errorMessage: null }), []).body.message), /turns/);
+  assert.equal(outcomeOf(job({ exitCode: 1, errorCode: 'max_turns' })), 'max_turns');
+  assert.equal(outcomeOf(job({ exitCode: 1, errorCode: 'budget_exceeded' })), 'budget_exceeded');
+});
+
+void test('shutdown keeps the session of a job stopped gently', () => {
+  const result = { sessionId: '11111111-2222-3333-4444-555555555555', costUsd: null, numTurns: 3, isError: true, subtype: null };
+  const r = finishedJobReply(job({ reason: 'shutdown', exitCode: null, signal: 'SIGTERM', text: 'half', result }), imgs);
+  assert.equal(r.statusCode, 503);
+  assert.deepEqual(r.body, {
+    error: 'shutting_down',
+    message: 'The service shut down while the command ran',
+    text: 'half',
+    images: imgs,
+    durationMs: 1500,
+    jobId: 'job-1',
+    sessionId: result.sessionId,
+    numTurns: 3,
+  });
+});
+
 void test('a running job is a 202 with its live state', () => {
   const r = jobReply(job({ state: 'running', endedAt: null, exitCode: null, reason: null, text: null }), imgs);
   assert.equal(r.statusCode, 202);

@@ -8,6 +8,7 @@
 // does not stop it; GET /jobs/:id or a retry with the same key picks up its result.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { checkInputImages } from '../images/input-check.ts';
 import type { JobView, StartJobRequest } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
 import { errors } from '../errors.ts';
@@ -59,13 +60,19 @@ function waitSignal(ctx: RouteContext, reply: FastifyReply): { signal: AbortSign
 
 export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Body: CommandBody; Headers: { 'idempotency-key'?: string; prefer?: string; accept?: string } }>('/command', { schema: commandSchema }, async (request, reply) => {
-    const { text, sessionId } = request.body;
+    const { text, sessionId, images: inputImages, maxTurns, maxBudgetUsd } = request.body;
+    // Images are checked here, before the supervisor hears of the job: a bad one runs nothing.
+    const imageProblem = checkInputImages(inputImages ?? [], ctx.maxInputImages);
+    if (imageProblem !== null) throw errors.badRequest(imageProblem.message);
     // Every start carries a key: the relay's, or one of ours, which a 503 hands back, so a
     // retry with it can never run the prompt twice.
     const key = request.headers['idempotency-key'] ?? `api-${randomUUID()}`;
     const start: Omit<StartJobRequest, 'deadlineMs'> = { prompt: text, idempotencyKey: key };
     if (sessionId !== undefined) start.sessionId = sessionId;
     if (request.body.continue !== undefined) start.continue = request.body.continue;
+    if (inputImages !== undefined && inputImages.length > 0) start.images = inputImages;
+    if (maxTurns !== undefined) start.maxTurns = maxTurns;
+    if (maxBudgetUsd !== undefined) start.maxBudgetUsd = maxBudgetUsd;
 
     let job: JobView;
     try {
@@ -74,7 +81,7 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw fromSupervisor(err, { idempotencyKey: key });
     }
     const jobId = job.id;
-    request.log.info({ jobId, promptChars: text.length }, 'command received');
+    request.log.info({ jobId, promptChars: text.length, imageCount: inputImages?.length ?? 0 }, 'command received');
 
     if (prefers(request.headers.prefer, 'respond-async')) {
       const accepted: AcceptedAnswer = { jobId, state: job.state, idempotencyKey: key, ...jobLinks(jobId) };
