@@ -4,8 +4,10 @@
 // nothing: what is read is exactly what was checked. A hard link is refused, and so is a
 // name swapped around the open (a hard link to a file elsewhere opened, then the name put
 // back): the descriptor must still be that name's file, with one link, at a path that is
-// neither moved nor "(deleted)". No agent can hard-link a file it does not own under
+// neither moved nor "(deleted)", checked again once no rename in the folder is under way.
+// No agent can hard-link a file it does not own under
 // fs.protected_hardlinks=1, which the API checks at start (docs/api.md).
+import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -57,12 +59,16 @@ export async function openImage(rootReal: string, name: string): Promise<OpenRes
     return { ok: false, reason: (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'refused' : 'missing' };
   }
   try {
-    const st = await handle.stat();
-    // A hard link is a file that also lives elsewhere: not "a file of this folder".
-    const plain = st.isFile() && st.nlink === 1;
-    // Checked after the fstat: a swap at any moment before shows in the descriptor's path
-    // or in the name's identity now, and a swap after it cannot change what was opened.
-    if (!plain || !(await pathIs(handle.fd, target)) || !(await sameFile(target, st))) {
+    let st = await isPlainHere(handle, target);
+    // A rename over the name, in flight, can show the opened file's link count already
+    // dropped while its old name is still in place (the filesystem drops it, the name goes
+    // after): a hard link to a file elsewhere looked plain once in 2000 swaps here. Wait
+    // for the folder to settle and look again.
+    if (st !== null) {
+      await settle(path.dirname(target));
+      st = await isPlainHere(handle, target);
+    }
+    if (st === null) {
       await handle.close();
       return { ok: false, reason: 'refused' };
     }
@@ -71,6 +77,25 @@ export async function openImage(rootReal: string, name: string): Promise<OpenRes
     await handle.close().catch(() => undefined);
     return { ok: false, reason: 'missing' };
   }
+}
+
+/** The opened file's stat, if it is a plain file of this folder: one link (a hard link is
+ *  a file that also lives elsewhere), the descriptor's path still `target`, and `target`
+ *  still that file. Checked after the fstat: a swap at any moment before shows in the
+ *  descriptor's path or in the name's identity now. */
+async function isPlainHere(handle: FileHandle, target: string): Promise<Stats | null> {
+  const st = await handle.stat();
+  if (!st.isFile() || st.nlink !== 1) return null;
+  return (await pathIs(handle.fd, target)) && (await sameFile(target, st)) ? st : null;
+}
+
+/**
+ * Returns once no rename in `dir` is under way: looking up a name that is not there
+ * (a fresh one each time, so it is never in the dentry cache) takes the folder's lock,
+ * which a rename holds from start to end.
+ */
+async function settle(dir: string): Promise<void> {
+  await lstat(path.join(dir, `.agent-cockpit-settle-${randomUUID()}`)).catch(() => undefined);
 }
 
 /** The open descriptor's path (Linux /proc) is exactly `target`: not moved, not "(deleted)". */
