@@ -4,9 +4,13 @@
 // hooks run on a second isolate; docs/benchmarks.md section 6), and the supervisor forks
 // once per job, at a cost that grows with its RSS. Tests still run the .ts through tsx.
 //
-// Plain JS so it runs before anything is compiled. Packages in node_modules stay
-// external (pino's transports, the Claude and Playwright CLIs are resolved at run time);
-// linked source maps let `node --enable-source-maps` point stack traces at the .ts.
+// Plain JS so it runs before anything is compiled. The packages are bundled in too,
+// whitespace and syntax minified (identifiers kept): one module of each service's own code and
+// its libraries instead of hundreds, whose sources V8 keeps in the heap (the supervisor
+// held 4 MiB of source strings); docs/benchmarks.md section 6. Outside the bundle stay what
+// is found on disk at run time: libsql (a native addon), pino and its transports (worker
+// threads load them by file), Playwright (its browsers.json and CLI), the Claude CLI.
+// Linked source maps let `node --enable-source-maps` point stack traces at the .ts.
 // Each file is written beside its final name and renamed over it, so a process starting
 // while another build runs (tests, a second `npm start`) never reads half a bundle.
 import { build } from 'esbuild';
@@ -17,6 +21,8 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Packages loaded from node_modules at run time, not bundled (see above). */
+const EXTERNAL = ['libsql', '@libsql/*', 'pino', 'pino-pretty', 'thread-stream', 'playwright', 'playwright-core', '@anthropic-ai/claude-code'];
 const started = process.hrtime.bigint();
 
 const result = await build({
@@ -32,7 +38,13 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  external: EXTERNAL,
+  // The bundled CommonJS packages call require(): give the ES module one.
+  banner: { js: "import { createRequire as __agentCockpitRequire } from 'node:module'; const require = __agentCockpitRequire(import.meta.url);" },
+  // Not keepNames: identifiers are not minified, so names stay; its __name() wrappers on
+  // every function expression cost 30-60% more CPU per /health request (side by side).
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
   logLevel: 'warning',
   write: false,

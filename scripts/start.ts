@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { loadOrExit, readInt } from '../common/env.ts';
+import { SERVICE_NODE_FLAGS } from '../common/node-flags.ts';
 import { REPO_ROOT as ROOT, RUNNING_BUILT } from '../common/repo-root.ts';
 import { loadConfig } from '../api/src/config.ts';
 import { SupervisorClient } from '../api/src/supervisor-client.ts';
@@ -41,7 +42,7 @@ function say(message: string): void {
 
 /** node's argv for one service: its bundle when we run bundled, else its .ts through tsx. */
 function serviceArgv(name: 'supervisor' | 'api'): string[] {
-  if (RUNNING_BUILT) return [path.join(ROOT, 'dist', `${name}.mjs`)];
+  if (RUNNING_BUILT) return [...SERVICE_NODE_FLAGS, path.join(ROOT, 'dist', `${name}.mjs`)];
   return ['--import', 'tsx', path.join(ROOT, name, 'src', 'main.ts')];
 }
 

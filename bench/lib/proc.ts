@@ -22,6 +22,36 @@ export function readMemory(pid: number): MemoryKb {
   return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
 }
 
+/**
+ * What a set of processes takes from the machine's memory, in kB: the private pages of each
+ * (Private_Clean + Private_Dirty in /proc/PID/smaps) plus their shared pages once, per
+ * mapping the largest of them (node's own binary and libraries are file pages the kernel
+ * holds once, however many node processes map them; a sum of VmRSS counts them per process).
+ */
+export function machineFootprintKb(pids: readonly number[]): number {
+  let privateKb = 0;
+  const shared = new Map<string, number>();
+  for (const pid of pids) {
+    const perMapping = new Map<string, number>();
+    let mapping = '[anon]';
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (header !== null) {
+        mapping = header[1] === '' ? '[anon]' : header[1]!;
+        continue;
+      }
+      const field = /^(Private_Clean|Private_Dirty|Shared_Clean|Shared_Dirty):\s+(\d+) kB/.exec(line);
+      if (field === null) continue;
+      if (field[1]!.startsWith('Private')) privateKb += Number(field[2]);
+      else perMapping.set(mapping, (perMapping.get(mapping) ?? 0) + Number(field[2]));
+    }
+    for (const [name, kb] of perMapping) shared.set(name, Math.max(shared.get(name) ?? 0, kb));
+  }
+  let sharedKb = 0;
+  for (const kb of shared.values()) sharedKb += kb;
+  return privateKb + sharedKb;
+}
+
 /** Reset VmHWM to the current RSS (writing 5 to clear_refs, Linux >= 4.0, needs owner or root). */
 export function resetPeak(pid: number): boolean {
   try {

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
+import { SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
 import { execForm, keyValues, parseDockerfile, shellWords, splitFlags, type Instruction } from '../support/deploy-dockerfile.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -224,7 +225,8 @@ void describe('s6 service directories', () => {
       timeoutKillMs(service);
       const run = readFileSync(path.join(servicesDir, service, 'run'), 'utf8');
       assert.match(run, /\$\{APP_DIR:-\/app\}/, 'the app folder comes from APP_DIR (tests point it at the checkout)');
-      assert.match(run, new RegExp(`node dist/${service}\\.mjs`), 'runs the bundle under plain node');
+      // The same node flags as npm start and the bench (common/node-flags.ts): one list.
+      assert.match(run, new RegExp(`node ${SERVICE_NODE_FLAGS.join(' ')} dist/${service}\\.mjs`), 'runs the bundle under plain node with the services\' flags');
       assert.doesNotMatch(run, /--import tsx/, 'no tsx loader in production');
     });
   }
