@@ -27,6 +27,10 @@ export const FINDINGS: readonly string[] = [
   '- Before the fixes the gap over direct spawn was 20-30 ms; it is now the figure in section 1. A 2 ms margin over a bare spawn is out of reach for two processes, a socket hop and a /proc tree sweep per job, ' +
     'and (b), which does nothing but spawn, is itself about 1.5 ms over direct. The extra ~8 ms per command is under 1% of a real Claude job (>= 1.3 s). ' +
     '**Proposals:** precompile (section 6: smaller process, cheaper fork); restate the target as a fraction of a real job.',
+  '- **Issue 14 (median overhead at most 5 ms), 2026-12-02: not met.** The cgroup move is still on the path, only in the reaper\'s child now: its write to `cgroup.procs` before the exec measured 7.5-21.7 ms (8 moves 40 ms apart, a loaded machine), while creating the cgroup (mkdir + memory limit) is 0.1-0.3 ms and removing it 0.1-0.3 ms. ' +
+    'The job cannot run before it is a member, and a member cannot be made any faster: only moving the move off the path helps. ' +
+    '**Proposal:** a warm reaper. After each job (and at start) the supervisor starts the next job\'s reaper with the next job id already chosen (its marker, its cgroup), whose child joins the cgroup, drops to the agent user and waits for its argv on a pipe; a request then costs one write and an exec. ' +
+    'A smaller supervisor (section 6, issue 14) makes the fork of the reaper cheaper too. In the image with Docker\'s default capabilities there is no cgroup layer, so none of this is paid there.',
   '',
   '### 2. Throughput while a job runs',
   '- `/status` queued behind one new Unix connection + one supervisor `/status` per request (`internalConnect` was the API\'s top self time in its profile). **Fixed** in 7e4f645 ' +
