@@ -223,7 +223,10 @@ export async function startMessagesApi(options: MessagesApiOptions = {}): Promis
       else res.destroy();
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Idle keep-alive connections stay open as the real API's do: at 1 s, the CLI's next
+  // request after a 1 s tool (a screenshot) could meet the server closing the socket it
+  // reused, and with CLAUDE_CODE_MAX_RETRIES=0 fail with ECONNRESET. close() ends them all.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
