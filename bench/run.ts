@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCliArgs } from '../supervisor/src/claude/cli-args.ts';
 import { NO_LIMITS } from '../supervisor/src/job/limits.ts';
+import { hasCgroupV2, v1MemoryMounts, v2OnlyWrapper } from '../test/support/cgroup-mounts.ts';
+import type { SupervisorStatus } from '../common/protocol.ts';
 import { FINDINGS } from './findings.ts';
 import { heapSnapshotNodeOptions } from './lib/heap.ts';
+import { request } from './lib/http.ts';
 import { pidsWithEnv } from './lib/proc.ts';
 import { type Section, describeMachine, renderReport } from './lib/report.ts';
 import { FIXTURES, REPO_ROOT, RUN_TAG, type Service, startApi, startPeer, startSupervisor } from './lib/services.ts';
@@ -81,9 +84,28 @@ try {
     const peer = await track(startPeer('peer-main', dir, fixture('trivial.sh')));
     await sleep(1000);
     const idle: Footprint = takeFootprint({ supervisor: sup.pid, api: api.pid, peer: peer.pid });
-    await attempt(1, 'Request overhead', () =>
-      benchOverhead({ api: api.target, peer: peer.target, fixture: fixture('trivial.sh'), args: cliArgs, iterations: quick ? 30 : 200, warmup: quick ? 5 : 20, supervisorLog: sup.logFile }),
+    const cgroupOf = async (s: Service): Promise<string> => {
+      const st = JSON.parse((await request(s.target, 'GET', '/status')).body) as SupervisorStatus;
+      return st.cgroup.kind === null || st.cgroup.kind === undefined ? 'no cgroup' : `cgroup ${st.cgroup.kind}, join by ${st.cgroup.join ?? '?'}`;
+    };
+    // A hybrid machine (v1 memory and v2, like this one): ours once more on v2 only, as on Fly.
+    const hybrid = process.getuid?.() === 0 && hasCgroupV2() && v1MemoryMounts().length > 0;
+    const supV2 = hybrid ? await track(startSupervisor('sup-v2', { dir, claudeBin: fixture('trivial.sh'), wrapper: v2OnlyWrapper() })) : undefined;
+    const apiV2 = supV2 !== undefined ? await track(startApi('api-v2', dir, supV2.socketPath)) : undefined;
+    await attempt(1, 'Request overhead', async () =>
+      benchOverhead({
+        api: api.target,
+        peer: peer.target,
+        fixture: fixture('trivial.sh'),
+        args: cliArgs,
+        iterations: quick ? 30 : 200,
+        warmup: quick ? 5 : 20,
+        supervisorLog: sup.logFile,
+        oursCgroup: await cgroupOf(sup),
+        ...(apiV2 !== undefined ? { oursV2: apiV2.target } : {}),
+      }),
     );
+    await stop(apiV2, supV2);
     await attempt(2, 'Throughput while a job runs', () =>
       benchThroughput({ apiPort: api.port, api: api.target, peerPort: peer.port, peer: peer.target, supervisor: sup.target, connections: [20, 100], rounds: quick ? 1 : 2, seconds: quick ? 1 : 3 }),
     );

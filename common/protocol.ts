@@ -57,6 +57,8 @@ export const JOB_ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
 
 /** The kinds of per-job cgroup the supervisor can use. */
 const CGROUP_KINDS = ['v1-memory', 'v2'] as const;
+/** How a job's CLI gets into its cgroup (supervisor/native/reaper.c). */
+const CGROUP_JOINS = ['clone3', 'write'] as const;
 
 /** Routes of the control protocol. `:id` is a job id. */
 export const ROUTES = {
@@ -321,7 +323,17 @@ export const supervisorStatusSchema = Type.Object(
     }),
     /** Per-job cgroups: `v1-memory` (kernel memory backstop + OOM detection), `v2` (membership, cgroup.kill), or none. */
     cgroup: Type.Object(
-      { enabled: Type.Boolean(), path: Nullable(Type.String()), kind: Type.Optional(NullableEnum(CGROUP_KINDS)) },
+      {
+        enabled: Type.Boolean(),
+        path: Nullable(Type.String()),
+        kind: Type.Optional(NullableEnum(CGROUP_KINDS)),
+        /** How the CLI joins its group, seen at start: `clone3` (born in it, v2), `write` (moved in after its fork: an RCU grace period, ~8 ms, before it runs). */
+        join: Type.Optional(
+          NullableEnum(CGROUP_JOINS, {
+            description: 'How the CLI joins its group, seen at start: `clone3` (born in it, v2), `write` (moved in after its fork: an RCU grace period, ~8 ms, before it runs).',
+          }),
+        ),
+      },
       {
         additionalProperties: false,
         description: 'Per-job cgroups: `v1-memory` (kernel memory backstop + OOM detection), `v2` (membership, cgroup.kill), or none.',

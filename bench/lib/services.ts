@@ -61,7 +61,7 @@ function buildOnce(): void {
 }
 
 /** A .ts runs through tsx; anything else (the bundles) under plain node. */
-async function launch(name: string, script: string, env: Record<string, string>, target: Target, dir: string): Promise<Service> {
+async function launch(name: string, script: string, env: Record<string, string>, target: Target, dir: string, wrapper: readonly string[] = []): Promise<Service> {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
   // BENCH_PROFILE_DIR=DIR: every service writes a V8 CPU profile there when it exits.
@@ -69,7 +69,8 @@ async function launch(name: string, script: string, env: Record<string, string>,
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
   // The bundles run with the services' own node flags, as npm start and the image run them.
   const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : [...SERVICE_NODE_FLAGS];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...flags, join(REPO_ROOT, script)], {
+  const argv = [...wrapper, process.execPath, ...profile, ...flags, join(REPO_ROOT, script)];
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', fd, fd],
@@ -117,6 +118,8 @@ export interface SupervisorOptions {
   dir: string;
   claudeBin: string;
   env?: Record<string, string>;
+  /** A command the supervisor runs under (test/support/cgroup-mounts.ts v2OnlyWrapper); it must exec node. */
+  wrapper?: readonly string[];
 }
 
 /** A supervisor on a socket in `dir`, the CLI replaced by a fixture. Runs as root with IS_SANDBOX=1. */
@@ -136,7 +139,7 @@ export async function startSupervisor(name: string, options: SupervisorOptions):
     ...options.env,
   };
   buildOnce();
-  const service = await launch(name, 'dist/supervisor.mjs', env, socketTarget(socketPath), options.dir);
+  const service = await launch(name, 'dist/supervisor.mjs', env, socketTarget(socketPath), options.dir, options.wrapper);
   return { ...service, socketPath };
 }
 

@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     exitAfterLogs(1);
     return;
   }
-  if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir }, 'per-job cgroups enabled');
+  if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir, cgroupJoin: layers.cgroups.join?.how ?? null }, 'per-job cgroups enabled');
   await sweepLeftovers(instanceTag, layers, log);
   // After the sweep: the jobs the last run left as running have no process left.
   const { store, warnings: storeWarnings } = openStoreAtStart(config, log);
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       version: VERSION,
       zombies: isPid1 ? zombieCount() : 0,
       warnings: [...warnings, ...storeWarnings, ...(store.isWritable ? [] : [notWritableWarning(store.lastError)])],
-      cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null },
+      cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null, join: layers.cgroups?.join?.how ?? null },
       ownership,
       store: store.status(runner.unsavedCount),
       limits,

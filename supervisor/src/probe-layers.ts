@@ -1,10 +1,12 @@
 // Deciding the ownership layers (ownership/layers.ts) at start, by trying them: the
-// reaper starts `sleep` as the agent user, and the supervisor looks at that process as a
-// job's tree scan would (its uid, its environ). Nothing is assumed from the platform.
+// reaper starts `sleep` as the agent user, in a group of its own where cgroups work, and
+// the supervisor looks at that process as a job's tree scan would (its uid, its environ)
+// and notes how it joined the group. Nothing is assumed from the platform.
 import type { Logger } from '../../common/logger.ts';
 import { isExecutableFile, type SupervisorConfig } from './config.ts';
 import { CliProcess } from './job/cli-process.ts';
-import { detectCgroups } from './ownership/cgroup.ts';
+import { memoryBackstopBytes } from './job/outcome.ts';
+import { detectCgroups, JobCgroup, type CgroupJoin } from './ownership/cgroup.ts';
 import type { MissingLayers, OwnershipLayers } from './ownership/layers.ts';
 import { readEnviron, readUids } from './proc.ts';
 
@@ -16,15 +18,19 @@ interface ProbeResult {
   reaperProblem: string | null;
   /** The probe process's environ was readable (null: no probe process ran). */
   environReadable: boolean | null;
+  /** How the probe process joined its cgroup (null: it had none, or did not join). */
+  join: CgroupJoin | null;
 }
 
 /** Start `sleep` as the agent user (through the reaper when there is one), look at it
  *  from here as a job's tree scan would, and end it. */
-async function probe(config: Readonly<SupervisorConfig>, reaperBin: string | null, tag: string): Promise<ProbeResult> {
+async function probe(config: Readonly<SupervisorConfig>, reaperBin: string | null, tag: string, cgroupDir?: string): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
     let cli: CliProcess | null = null;
-    const finish = (result: ProbeResult, pid: number | null): void => {
+    let join: CgroupJoin | null = null;
+    const finish = (partial: Omit<ProbeResult, 'join'>, pid: number | null): void => {
+      const result = { ...partial, join };
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -47,8 +53,10 @@ async function probe(config: Readonly<SupervisorConfig>, reaperBin: string | nul
         agentUser: config.agentUser,
         reaperBin,
         tag,
+        ...(cgroupDir !== undefined ? { cgroupDir } : {}),
       },
       {
+        cgroupJoined: (how) => (join = how),
         started: (pid) => {
           const uids = readUids(pid);
           const expected = config.agentUser?.uid ?? process.getuid?.();
@@ -95,8 +103,11 @@ export async function detectLayers(
   if (!isExecutableFile(config.reaperBin)) {
     missing.subreaper = `${config.reaperBin} is missing or not executable (npm run build makes it; it needs a C compiler)`;
   } else {
-    result = await probe(config, config.reaperBin, `${instanceTag}:probe`);
+    const group = cgroups !== null ? JobCgroup.create(cgroups, `agent-cockpit-${instanceTag}-probe`, memoryBackstopBytes(config.memoryLimitBytes)) : null;
+    result = await probe(config, config.reaperBin, `${instanceTag}:probe`, group?.dir);
+    await group?.remove();
     if (result.reaperWorks) reaperBin = config.reaperBin;
+    if (cgroups !== null && result.join !== null) cgroups.join = result.join;
     else missing.subreaper = `${config.reaperBin} does not work here: ${result.reaperProblem ?? 'unknown'}`;
   }
   if (result?.environReadable == null) result = await probe(config, null, `${instanceTag}:probe`);
@@ -107,6 +118,6 @@ export async function detectLayers(
         ? "the agent's /proc/PID/environ is unreadable here (no CAP_SYS_PTRACE for another uid)"
         : `the probe could not start: ${result.reaperProblem ?? 'unknown'}`;
   }
-  log.debug({ agentUid, subreaper: reaperBin !== null, cgroup: cgroups?.kind ?? null, environ }, 'ownership layers probed');
+  log.debug({ agentUid, subreaper: reaperBin !== null, cgroup: cgroups?.kind ?? null, cgroupJoin: cgroups?.join?.how ?? null, environ }, 'ownership layers probed');
   return { layers: { agentUid, reaperBin, cgroups, environ, agentIsSupervisorUser }, missing };
 }

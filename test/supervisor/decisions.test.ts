@@ -250,6 +250,10 @@ void test('ownership: contained only when a reaper the agent cannot signal, or a
   assert.match(ownershipWarnings(base).join(' '), /can outlive its job/);
   assert.match(ownershipWarnings({ ...base, reaperBin: '/r', agentIsSupervisorUser: true }).join(' '), /supervisor's own user/);
   assert.deepEqual(ownershipWarnings({ ...base, reaperBin: '/r' }), []);
+  const v2 = (how: 'clone3' | 'write', refused: string | null) => ({ ...base, reaperBin: '/r', cgroups: { kind: 'v2' as const, parentDir: '/c', join: { how, refused } } });
+  assert.deepEqual(ownershipWarnings(v2('clone3', null)), []);
+  assert.match(ownershipWarnings(v2('write', 'ENOSYS')).join(' '), /CLONE_INTO_CGROUP is refused here \(ENOSYS/);
+  assert.deepEqual(ownershipWarnings({ ...base, reaperBin: '/r', cgroups: { kind: 'v1-memory', parentDir: '/c', join: { how: 'write', refused: null } } }), [], 'v1 cannot do better');
   assert.deepEqual(ownershipStatus({ ...base, agentUid: 7, reaperBin: '/r', cgroups: { kind: 'v1-memory', parentDir: '/c' }, environ: false }), {
     agentUid: 7,
     subreaper: true,
@@ -260,12 +264,17 @@ void test('ownership: contained only when a reaper the agent cannot signal, or a
 });
 
 void test('reaper: its argv puts the program after --, and its status lines parse (anything else is ignored)', () => {
-  assert.deepEqual(reaperArgs({ tag: 't:j', uid: 5, gid: 6, cgroupProcs: '/cg/cgroup.procs', program: '/bin/claude', args: ['-p', '--x'] }), [
-    '--uid', '5', '--gid', '6', '--cgroup-procs', '/cg/cgroup.procs', '--tag', 't:j', '--', '/bin/claude', '-p', '--x',
+  assert.deepEqual(reaperArgs({ tag: 't:j', uid: 5, gid: 6, cgroupDir: '/cg/job', program: '/bin/claude', args: ['-p', '--x'] }), [
+    '--uid', '5', '--gid', '6', '--cgroup', '/cg/job', '--tag', 't:j', '--', '/bin/claude', '-p', '--x',
   ]);
   assert.deepEqual(reaperArgs({ tag: 't:j', program: 'claude', args: [] }), ['--tag', 't:j', '--', 'claude']);
   assert.deepEqual(parseReaperLine('pid 42'), { kind: 'pid', pid: 42 });
   assert.deepEqual(parseReaperLine('exit 3'), { kind: 'exit', exitCode: 3 });
+  assert.deepEqual(parseReaperLine('joined clone3'), { kind: 'joined', how: 'clone3', refused: null });
+  assert.deepEqual(parseReaperLine('joined write 0'), { kind: 'joined', how: 'write', refused: null }, 'v1: clone3 was not tried');
+  assert.deepEqual(parseReaperLine('joined write 38'), { kind: 'joined', how: 'write', refused: 'ENOSYS' });
+  assert.equal(parseReaperLine('joined write'), null);
+  assert.equal(parseReaperLine('joined fork'), null);
   assert.deepEqual(parseReaperLine('signal 9'), { kind: 'signal', signal: 'SIGKILL' });
   assert.deepEqual(parseReaperLine('error exec 2'), { kind: 'error', stage: 'exec', code: 'ENOENT' });
   assert.deepEqual(parseReaperLine('warn cgroup 13'), { kind: 'warn', what: 'cgroup', code: 'EACCES' });

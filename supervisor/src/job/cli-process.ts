@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { readStat } from '../proc.ts';
+import type { CgroupJoin } from '../ownership/cgroup.ts';
 import { parseReaperLine, reaperArgs } from '../ownership/reaper.ts';
 import type { ProcRef } from '../ownership/tree.ts';
 import type { UserEntry } from '../users.ts';
@@ -19,8 +20,8 @@ export interface CliSpawnOptions {
   reaperBin: string | null;
   /** Names the job in the reaper's command line (the marker value). */
   tag: string;
-  /** The job cgroup's `cgroup.procs`, joined before the exec (through the reaper only). */
-  cgroupProcs?: string;
+  /** The job cgroup's directory, joined before the exec (through the reaper only). */
+  cgroupDir?: string;
 }
 
 export interface CliEnd {
@@ -35,6 +36,8 @@ export interface CliListener {
   spawnFailed(err: Error): void;
   /** The CLI ended; called once. */
   ended(end: CliEnd): void;
+  /** The CLI is in the job's cgroup; `refused`: why it was not born there (clone3's errno). */
+  cgroupJoined?(join: CgroupJoin): void;
   /** Something worth a log line that does not fail the job. */
   warning(message: string): void;
 }
@@ -76,7 +79,7 @@ export class CliProcess {
             tag: options.tag,
             program: options.bin,
             args: options.args,
-            cgroupProcs: options.cgroupProcs,
+            cgroupDir: options.cgroupDir,
             ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
           }),
           { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] },
@@ -156,6 +159,9 @@ export class CliProcess {
       case 'error':
         // Node's own wording for the same failure: `spawn <bin> ENOENT`.
         this.fail(Object.assign(new Error(`spawn ${bin} ${line.code}${line.stage === 'ids' ? ' (dropping to the agent user)' : ''}`), { code: line.code }));
+        break;
+      case 'joined':
+        this.listener.cgroupJoined?.({ how: line.how, refused: line.refused });
         break;
       case 'warn':
         this.listener.warning(`the CLI could not join the job's ${line.what} (${line.code})`);

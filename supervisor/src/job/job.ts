@@ -179,7 +179,7 @@ export class Job {
           agentUser: config.agentUser,
           reaperBin: layers.reaperBin,
           tag: marker,
-          ...(this.cgroup !== null && layers.reaperBin !== null ? { cgroupProcs: this.cgroup.procsFile } : {}),
+          ...(this.cgroup !== null && layers.reaperBin !== null ? { cgroupDir: this.cgroup.dir } : {}),
         },
         {
           started: (pid) => this.cliStarted(pid),

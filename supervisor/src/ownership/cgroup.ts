@@ -10,10 +10,20 @@ import { join } from 'node:path';
 
 export type CgroupKind = 'v1-memory' | 'v2';
 
+/** How the CLI gets into its job's group (the reaper reports it; probed once at start). */
+export interface CgroupJoin {
+  /** `clone3`: born in the group (cgroup v2, CLONE_INTO_CGROUP); `write`: a move after fork. */
+  how: 'clone3' | 'write';
+  /** Why clone3 was refused on cgroup v2 (an errno name such as ENOSYS); null otherwise. */
+  refused: string | null;
+}
+
 export interface CgroupSupport {
   kind: CgroupKind;
   /** The supervisor's own cgroup directory: job groups are made in it. */
   parentDir: string;
+  /** Seen at start by the probe (probe-layers.ts); absent when no reaper ran it. */
+  join?: CgroupJoin;
 }
 
 interface Mount {
@@ -132,11 +142,6 @@ export class JobCgroup {
       }
     }
     return group;
-  }
-
-  /** The file a process writes "0" to in order to join (the reaper's child does, before its exec). */
-  get procsFile(): string {
-    return join(this.dir, 'cgroup.procs');
   }
 
   /** Move a process in (right after spawn). */

@@ -60,12 +60,22 @@ export function ownershipWarnings(layers: OwnershipLayers): string[] {
         'Set AGENT_USER to a user of its own.',
     );
   } else if (!isContained(layers)) {
+    warnings.push(notContainedWarning(layers));
+  }
+  const join = layers.cgroups?.join;
+  if (layers.cgroups?.kind === 'v2' && join?.how === 'write') {
     warnings.push(
-      'No per-job reaper and no dedicated agent uid here: a process the agent double-forks with a cleared environment ' +
-        `can outlive its job (layers: cgroup ${layers.cgroups?.kind ?? 'none'}, environ marker ${layers.environ ? 'readable' : 'unreadable'}). ` +
-        'Build the reaper (npm run build, needs a C compiler) or set AGENT_USER_DEDICATED=1 for a user that runs nothing else.',
+      `clone3 with CLONE_INTO_CGROUP is refused here (${join.refused ?? 'unknown'}; a seccomp profile or a kernel before 5.7): ` +
+        "each job's CLI moves into its cgroup after it forks, and a move waits for an RCU grace period (~8 ms measured) before the CLI runs.",
     );
   }
   return warnings;
 }
 
+function notContainedWarning(layers: OwnershipLayers): string {
+  return (
+    'No per-job reaper and no dedicated agent uid here: a process the agent double-forks with a cleared environment ' +
+    `can outlive its job (layers: cgroup ${layers.cgroups?.kind ?? 'none'}, environ marker ${layers.environ ? 'readable' : 'unreadable'}). ` +
+    'Build the reaper (npm run build, needs a C compiler) or set AGENT_USER_DEDICATED=1 for a user that runs nothing else.'
+  );
+}

@@ -6,6 +6,7 @@
 import { constants } from 'node:os';
 import path from 'node:path';
 import { listPids, readCmdline, readStat, readUids } from '../proc.ts';
+import type { CgroupJoin } from './cgroup.ts';
 import type { ProcRef } from './tree.ts';
 
 export const REAPER_NAME = 'agent-cockpit-reaper';
@@ -21,8 +22,8 @@ export interface ReaperArgv {
   /** Drop to this identity before the exec (the agent user); absent: stay as we are. */
   uid?: number;
   gid?: number;
-  /** The job cgroup's `cgroup.procs`: the child joins it before the exec. */
-  cgroupProcs?: string;
+  /** The job cgroup's directory: the CLI is born in it (v2) or joins it before its exec. */
+  cgroupDir?: string;
   program: string;
   args: readonly string[];
 }
@@ -31,12 +32,13 @@ export interface ReaperArgv {
 export function reaperArgs(options: ReaperArgv): string[] {
   const argv: string[] = [];
   if (options.uid !== undefined && options.gid !== undefined) argv.push('--uid', String(options.uid), '--gid', String(options.gid));
-  if (options.cgroupProcs !== undefined) argv.push('--cgroup-procs', options.cgroupProcs);
+  if (options.cgroupDir !== undefined) argv.push('--cgroup', options.cgroupDir);
   argv.push('--tag', options.tag, '--', options.program, ...options.args);
   return argv;
 }
 
 export type ReaperLine =
+  | ({ kind: 'joined' } & CgroupJoin)
   | { kind: 'pid'; pid: number }
   | { kind: 'exit'; exitCode: number }
   | { kind: 'signal'; signal: string }
@@ -53,6 +55,10 @@ export function parseReaperLine(line: string): ReaperLine | null {
   switch (word) {
     case 'pid':
       return Number.isSafeInteger(n) && n > 0 ? { kind: 'pid', pid: n } : null;
+    case 'joined':
+      if (a === 'clone3') return { kind: 'joined', how: 'clone3', refused: null };
+      if (a !== 'write' || !/^\d+$/.test(b ?? '')) return null;
+      return { kind: 'joined', how: 'write', refused: b === '0' ? null : (ERRNO_NAMES.get(Number(b)) ?? `errno ${b}`) };
     case 'exit':
       return Number.isInteger(n) && n >= 0 ? { kind: 'exit', exitCode: n } : null;
     case 'signal':
