@@ -102,7 +102,7 @@ try {
         warmup: quick ? 5 : 20,
         supervisorLog: sup.logFile,
         oursCgroup: await cgroupOf(sup),
-        ...(apiV2 !== undefined ? { oursV2: apiV2.target } : {}),
+        ...(apiV2 !== undefined ? { oursV2: apiV2.target, supervisorV2Log: supV2!.logFile } : {}),
       }),
     );
     await stop(apiV2, supV2);

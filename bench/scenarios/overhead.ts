@@ -22,6 +22,8 @@ export interface OverheadOptions {
   supervisorLog?: string;
   /** Ours again with its supervisor on cgroup v2 only (v1 hidden), when the machine has both. */
   oursV2?: Target;
+  /** The log of that pair's supervisor. */
+  supervisorV2Log?: string;
   /** How `ours` joins its job cgroups (its /status), for the labels. */
   oursCgroup?: string;
 }
@@ -70,6 +72,13 @@ export async function benchOverhead(o: OverheadOptions): Promise<Section> {
     inside.push(
       ['inside the supervisor (its log, 1 ms resolution): request received -> CLI spawned', describe(summarize(phases.receivedToSpawnMs), 'ms', 'p10-p90', 1)],
       ['inside the supervisor: CLI spawned -> job done (fixture run, end-of-job sweep)', describe(summarize(phases.spawnToDoneMs), 'ms', 'p10-p90', 1)],
+    );
+  }
+  if (o.supervisorV2Log !== undefined) {
+    const phases = jobPhases(o.supervisorV2Log);
+    inside.push(
+      ['on cgroup v2, inside the supervisor: request received -> CLI spawned', describe(summarize(phases.receivedToSpawnMs), 'ms', 'p10-p90', 1)],
+      ['on cgroup v2, inside the supervisor: CLI spawned -> job done', describe(summarize(phases.spawnToDoneMs), 'ms', 'p10-p90', 1)],
     );
   }
   return {

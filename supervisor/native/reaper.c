@@ -260,13 +260,17 @@ static long now_ms(void)
 }
 
 /* Kill down the tree: each round kills our children, whose own children then become
- * ours (we are their subreaper), until none are left. */
+ * ours (we are their subreaper), until none are left. No child at all means nothing is
+ * below us (an orphan would have become ours): the usual end of a job, which then costs
+ * no scan of /proc. */
 static void kill_all(void)
 {
 	pid_t self = getpid();
 	long deadline = now_ms() + KILL_DEADLINE_MS;
 	const struct timespec pause = { 0, 5 * 1000 * 1000 };
 	for (;;) {
+		if (reap() < 0)
+			return;
 		kill_children(self);
 		if (reap() < 0 || now_ms() > deadline)
 			return;
