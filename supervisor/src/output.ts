@@ -1,14 +1,20 @@
 // Output capture in bounded memory: stdout and stderr are always read to the end (a
 // CLI blocked on a full pipe would never exit), but only the first maxBytes are kept.
 
+/** Up to this size the head buffer doubles; past it, it is allocated at the cap at once. */
+const DOUBLING_LIMIT = 1024 * 1024;
+
 /**
- * Keeps the first maxBytes of a stream in one buffer that grows by doubling up to
- * maxBytes; counts the rest. One buffer, not a list of chunks: the answer is decoded
- * straight from it, with no concatenated copy of the whole cap (docs/benchmarks.md, 5).
+ * Keeps the first maxBytes of a stream in one buffer; counts the rest. One buffer, not a
+ * list of chunks: the answer is decoded straight from it, with no concatenated copy of
+ * the whole cap (docs/benchmarks.md, 5). It doubles up to 1 MiB, then is made at the cap
+ * in one step: a large allocation is only resident where it is written, and no copy of
+ * 8 MiB lives beside a new 16 MiB one while it grows.
  */
 export class HeadCapture {
   private buf: Buffer = Buffer.alloc(0);
   private kept = 0;
+  private keeping = true;
   totalBytes = 0;
   truncated = false;
 
@@ -16,12 +22,24 @@ export class HeadCapture {
 
   push(chunk: Buffer): void {
     this.totalBytes += chunk.length;
+    if (this.totalBytes > this.maxBytes) this.truncated = true;
+    if (!this.keeping) return;
     const take = Math.min(chunk.length, this.maxBytes - this.kept);
-    if (take < chunk.length) this.truncated = true;
     if (take <= 0) return;
     if (this.kept + take > this.buf.length) this.grow(this.kept + take);
     chunk.copy(this.buf, this.kept, 0, take);
     this.kept += take;
+  }
+
+  /** Bytes held now. */
+  get keptBytes(): number {
+    return this.kept;
+  }
+
+  /** Keep nothing more and drop what is kept (its text will not be asked for); counting goes on. */
+  stopKeeping(): void {
+    this.keeping = false;
+    this.release();
   }
 
   /** The kept bytes as UTF-8 text, never ending in half a character when cut. */
@@ -33,10 +51,12 @@ export class HeadCapture {
   /** Drop the kept bytes (after text() was taken). */
   release(): void {
     this.buf = Buffer.alloc(0);
+    this.kept = 0;
   }
 
   private grow(needed: number): void {
-    const size = Math.min(this.maxBytes, Math.max(needed, this.buf.length * 2, 64 * 1024));
+    const doubled = Math.max(needed, this.buf.length * 2, 64 * 1024);
+    const size = Math.min(this.maxBytes, doubled > DOUBLING_LIMIT ? this.maxBytes : doubled);
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.kept);
     this.buf = next;

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../common/env.ts';
 import { loadConfig, MIB } from '../../supervisor/src/config.ts';
 import { imagesInWindow, jobWindow } from '../../supervisor/src/job/images.ts';
+import { JobOutput } from '../../supervisor/src/job/job-output.ts';
 import { budgetWarnings } from '../../supervisor/src/job/limits.ts';
 import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../../supervisor/src/lifecycle.ts';
 import { instanceMarkerPrefix, instanceTagFor, jobMarkerEntry } from '../../supervisor/src/ownership/marker.ts';
@@ -238,6 +239,28 @@ void test('output: the head capture keeps exactly the first maxBytes across grow
   small.push(Buffer.from('whole'));
   assert.equal(small.truncated, false);
   assert.equal(small.text(), 'whole');
+  small.stopKeeping();
+  assert.equal(small.keptBytes, 0);
+  small.push(Buffer.alloc(maxBytes));
+  assert.equal(small.keptBytes, 0, 'nothing kept after stopKeeping');
+  assert.equal(small.totalBytes, maxBytes + 5);
+  assert.equal(small.truncated, true, 'still counted: stdout went past the cap');
+});
+
+void test('output: raw stdout is kept for the answer until the CLI speaks stream-json, then dropped', () => {
+  const out = new JobOutput(1024 * 1024);
+  out.pushStdout(Buffer.from('a warning before any event\n'));
+  assert.ok(out.keptStdoutBytes > 0, 'a plain-text CLI answers with its stdout');
+  out.pushStdout(Buffer.from('{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Hi."}]}}\n'));
+  assert.equal(out.keptStdoutBytes, 0);
+  out.pushStdout(Buffer.from('x'.repeat(2048) + '\n'));
+  assert.equal(out.keptStdoutBytes, 0);
+  out.end();
+  assert.equal(out.liveText(), 'Hi.');
+  const plain = new JobOutput(1024 * 1024);
+  plain.pushStdout(Buffer.from('plain answer\n'));
+  plain.end();
+  assert.equal(plain.liveText(), 'plain answer\n');
 });
 
 void test('ownership: contained only when a reaper the agent cannot signal, or a dedicated uid, holds the tree', () => {

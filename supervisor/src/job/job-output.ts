@@ -11,6 +11,7 @@ export class JobOutput {
   private readonly stdout: HeadCapture;
   private readonly stderr = new TailCapture(STDERR_TAIL_BYTES);
   private readonly reader: StreamJsonReader;
+  private rawDropped = false;
 
   constructor(maxOutputBytes: number, listener: StreamJsonListener | null = null) {
     this.stdout = new HeadCapture(maxOutputBytes);
@@ -20,6 +21,12 @@ export class JobOutput {
   pushStdout(chunk: Buffer): void {
     this.stdout.push(chunk);
     this.reader.push(chunk);
+    // A CLI that speaks stream-json answers from its events (outcome.ts answerText): its
+    // raw stdout will never be the answer, so up to MAX_OUTPUT_BYTES need not be kept.
+    if (!this.rawDropped && this.reader.current.sawEvents) {
+      this.rawDropped = true;
+      this.stdout.stopKeeping();
+    }
   }
 
   pushStderr(chunk: Buffer): void {
@@ -28,6 +35,11 @@ export class JobOutput {
 
   get stdoutBytes(): number {
     return this.stdout.totalBytes;
+  }
+
+  /** Raw stdout held for the answer now (0 once the CLI has spoken stream-json). */
+  get keptStdoutBytes(): number {
+    return this.stdout.keptBytes;
   }
 
   get stdoutTruncated(): boolean {
