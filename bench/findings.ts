@@ -31,6 +31,11 @@ export const FINDINGS: readonly string[] = [
     'The job cannot run before it is a member, and a member cannot be made any faster: only moving the move off the path helps. ' +
     '**Proposal:** a warm reaper. After each job (and at start) the supervisor starts the next job\'s reaper with the next job id already chosen (its marker, its cgroup), whose child joins the cgroup, drops to the agent user and waits for its argv on a pipe; a request then costs one write and an exec. ' +
     'A smaller supervisor (section 6, issue 14) makes the fork of the reaper cheaper too. In the image with Docker\'s default capabilities there is no cgroup layer, so none of this is paid there.',
+  '- **Update, 2026-12-02 (issue 14): on cgroup v2 the move is gone.** The write waits for an RCU grace period (the kernel\'s `cgroup_threadgroup_rwsem` taken for writing): a C loop measured 7.5-7.9 ms per move with moves 200 ms apart and 0.1 ms back to back, on v1 and v2 alike. ' +
+    '`clone3` with `CLONE_INTO_CGROUP` makes the child a member at fork, under the read side of that lock: fork + wait 0.5-0.8 ms, as a plain fork. The reaper now does that on cgroup v2 (854147f); v1 has no such call, so a v1 host still pays the move. ' +
+    'Section 1 runs a second pair with the v1 memory controller hidden (so on v2, as on a Fly Machine), interleaved with the rest: see its figures; the supervisor\'s own "received -> spawned" is 4 ms there against 13-15 ms on v1 (quick runs). ' +
+    'Where clone3 is refused (ENOSYS under Docker\'s and podman\'s default seccomp profiles) the reaper falls back to the write, and /status and a warn line say so. ' +
+    'What remains on v2 (about 3 ms over the target): the reaper\'s fork and exec, the API\'s two Unix requests per command (POST /jobs, then a long-poll wait), and the end-of-job /proc sweep. A warm reaper (above) would still take the fork off the path; on v1 hosts it is the only way to take the move off.',
   '',
   '### 2. Throughput while a job runs',
   '- `/status` queued behind one new Unix connection + one supervisor `/status` per request (`internalConnect` was the API\'s top self time in its profile). **Fixed** in 7e4f645 ' +
@@ -54,6 +59,10 @@ export const FINDINGS: readonly string[] = [
     'capture-only peak growth 45.4 -> 28.5 MiB, with the answer 65.5 -> 58.6 MiB, side by side in one session. ' +
     'What remains: `GET /jobs/:id/wait` serializes the 10 MiB answer (JSON string + socket write buffer: about 2x the answer while the job keeps its text), on top of the garbage of the 54 MiB read and dropped, which V8 frees only when its external-memory heuristics trigger a GC. ' +
     '**Proposal:** stream the wait answer instead of serializing it whole, or a smaller cap for the raw-stdout fallback (a WhatsApp message holds at most 65,536 characters).',
+  '- **Update, 2026-12-02 (issue 14):** a CLI that speaks stream-json (the real CLI\'s first line is an event) answers from its events, so its raw stdout is no longer kept once the first event is read, and the head buffer no longer doubles past 1 MiB (it is allocated at the cap, resident only where written): c562d79. ' +
+    'Quick runs side by side: a job ending with a result event 18.8 -> 12.2 MiB peak growth, capture 133 -> 189 MiB/s. ' +
+    'The job without a result event stays over the target (about 60 MiB at capture, 95 MiB with its answer), and most of it is SQLite: libsql inserting one 10 MiB TEXT grows a process by 41.7-51.8 MiB at peak, reading it back by 30 MiB; the same text as 256 KiB rows in one transaction, 13.0 and 20.8 MiB (measured in isolation). ' +
+    '**Proposal:** store answers in chunks (a job_text table), and stream the wait answer.',
   '',
   '### 6. Footprint',
   '- The tsx loader was part of every process (Node 20 runs its hooks on a second isolate). **Fixed** in de9c43d/6c45f26: `npm start`, the image and the bench run esbuild bundles (`dist/*.mjs`, built in about 0.1 s) under plain node. ' +
