@@ -1,6 +1,7 @@
 // The job store's database file: SQLite (libsql) in DATA_DIR, write-ahead log, fsync on
-// every commit. The supervisor is its only writer: one supervisor per DATA_DIR (the image
-// has one; two `npm start`s need two DATA_DIRs, as they need two sockets). Not enforced
+// every commit but a job's first (store/jobs.ts insertStarted). The supervisor is its
+// only writer: one supervisor per DATA_DIR (the image has one; two `npm start`s need two
+// DATA_DIRs, as they need two sockets). Not enforced
 // with locking_mode EXCLUSIVE: libsql's close() leaves a connection with live statements
 // open, lock and all, so this process could never reopen its own file. Opening decides what a bad file
 // means, once, here (docs/supervisor.md, "The job store"):

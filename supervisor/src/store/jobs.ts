@@ -123,16 +123,29 @@ export class JobStore {
     this.writable = false;
   }
 
-  /** Record a job that is about to start. Throws StoreUnavailable when it cannot. */
+  /**
+   * Record a job that is about to start. Throws StoreUnavailable when it cannot.
+   * Committed without an fsync (synchronous NORMAL for this one commit; the request waits
+   * on it, and a sync costs 0.9 ms median, 4 ms p90 here): the record survives a crash of
+   * this process at once (the log is in the kernel's cache) and a power loss from the
+   * job's next FULL commit on, which syncs the log with all before it. A power loss ends
+   * the job's processes too, and its caller sees its connection drop.
+   */
   insertStarted(summary: JobSummary): void {
     this.write(() => {
-      this.stmt('INSERT INTO jobs (id, idempotency_key, state, started_at, summary) VALUES (?, ?, ?, ?, ?)').run(
-        summary.id,
-        summary.idempotencyKey,
-        'running',
-        Date.parse(summary.startedAt),
-        summaryJson(summary),
-      );
+      const db = this.db!;
+      db.pragma('synchronous = NORMAL');
+      try {
+        this.stmt('INSERT INTO jobs (id, idempotency_key, state, started_at, summary) VALUES (?, ?, ?, ?, ?)').run(
+          summary.id,
+          summary.idempotencyKey,
+          'running',
+          Date.parse(summary.startedAt),
+          summaryJson(summary),
+        );
+      } finally {
+        db.pragma('synchronous = FULL');
+      }
     });
     this.count += 1;
   }
