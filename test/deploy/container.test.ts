@@ -1,14 +1,15 @@
-// The real docker/Dockerfile, built with podman on a base made here (no registry to pull
-// node:22-bookworm from; test/support/deploy-podman.ts), then run twice with podman's
-// default capabilities (no CAP_SYS_PTRACE, cgroups read-only): as docker-compose.yml runs
-// it (entrypoint as PID 1, compose's security options), and under `--init` (catatonit as
-// PID 1, as Fly's init is on a Fly Machine). Each run drives the image's own pinned Claude
-// Code CLI against the Messages API stand-in on the host's loopback and checks, while the
-// container runs: who the agent is, a screenshot, the ownership layers in /status, the
-// leftovers of a successful job, a timed-out fork storm with an empty-environment
-// escapee, the supervisor SIGKILLed mid-job and restarted by s6 (the relay gets
-// `interrupted` from its store on the volume), and last `podman stop`
-// with a job running, which must end by the services' own exit (status 0, not SIGKILL).
+// The real docker/Dockerfile, built with podman on a base made here with a Node 22 (no
+// registry to pull node:22-bookworm from; test/support/deploy-podman.ts), then run twice
+// with podman's default capabilities (no CAP_SYS_PTRACE, cgroups read-only): as
+// docker-compose.yml runs it (entrypoint as PID 1, compose's security options), and under
+// `--init` (catatonit as PID 1, as Fly's init is on a Fly Machine). Each run drives the
+// image's own pinned Claude Code CLI against the Messages API stand-in on the host's
+// loopback and checks, while the container runs: the node the services run, who the agent
+// is, a screenshot, the ownership layers in /status, the leftovers of a successful job, a
+// timed-out fork storm with an empty-environment escapee, the supervisor SIGKILLed mid-job
+// and restarted by s6 (the relay gets `interrupted` from its store on the volume), and
+// last `podman stop` with a job running, which must end by the services' own exit
+// (status 0, not SIGKILL).
 // Slow the first time (a full image build, ~3-4 min here); layers are cached afterwards.
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -20,15 +21,18 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { SupervisorStatus } from '../../common/protocol.ts';
 import { freePort, healthy, http, waitFor } from '../support/deploy-harness.ts';
-import { ensureBaseImage, Podman, podmanSkipReason } from '../support/deploy-podman.ts';
+import { baseImageNode, dockerfileNodeMajor, ensureBaseImage, npmVersion, Podman, podmanSkipReason, type BaseNode } from '../support/deploy-podman.ts';
 import { bash, startMessagesApi, toolResults, toolResultText, type MessagesApi } from '../support/messages-api.ts';
 import { findProcesses } from '../support/processes.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 // The image's agent user (docker/Dockerfile: useradd --uid 10001 agent).
 const AGENT_UID = 10001;
-// Named after this machine's node, so a node upgrade makes a new base.
-const BASE_IMAGE = `localhost/agent-cockpit-test-base:bookworm-node${process.versions.node}`;
+// The image's Node major (docker/Dockerfile's node:22-bookworm), and the node of that
+// major copied into the base made here: CONTAINER_TEST_NODE, else the node running this
+// test if it is that major, else the one .ci/run installs (test/support/deploy-podman.ts).
+const NODE_MAJOR = dockerfileNodeMajor(path.join(root, 'docker/Dockerfile'));
+const BASE_NODE = baseImageNode(NODE_MAJOR);
 const IMAGE = 'localhost/agent-cockpit-test:latest';
 // The host's CA bundle, for npm behind this machine's TLS-intercepting egress proxy: the
 // same build secret a user behind a corporate proxy passes (docs/deploy.md).
@@ -147,14 +151,19 @@ function lastToolOutput(api: MessagesApi): string {
   return toolResultText(results.at(-1)!);
 }
 
-void test('the image builds with podman and runs as on docker and on Fly', { skip: podmanSkipReason(), timeout: 25 * 60_000 }, async (t) => {
+const skip = podmanSkipReason() || (typeof BASE_NODE === 'string' ? BASE_NODE : false);
+
+void test('the image builds with podman and runs as on docker and on Fly', { skip, timeout: 25 * 60_000 }, async (t) => {
+  const node = BASE_NODE as BaseNode;
   const confDir = mkdtempSync(path.join(os.tmpdir(), 'deploy-podman-'));
   t.after(() => rmSync(confDir, { recursive: true, force: true }));
   const podman = new Podman(confDir);
   const api = await startMessagesApi();
   t.after(() => api.close());
 
-  await ensureBaseImage(podman, BASE_IMAGE, log);
+  // Named after its node and npm, so an upgrade of either makes a new base.
+  const BASE_IMAGE = `localhost/agent-cockpit-test-base:bookworm-node${node.version.slice(1)}-npm${npmVersion()}`;
+  await ensureBaseImage(podman, BASE_IMAGE, node, log);
 
   // --format docker keeps the HEALTHCHECK (OCI images have none). --network host: RUN
   // steps need no bridge network (CI installs podman without iptables or netavark).
@@ -179,6 +188,24 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
       const pid1 = (await podman.ok(['exec', c.name, 'cat', '/proc/1/cmdline'])).stdout.split('\0')[0];
       assert.equal(pid1, withInit ? '/run/podman-init' : 's6-svscan', 'PID 1 in the container');
       assert.equal((await podman.run(['healthcheck', 'run', c.name])).code, 0, "the image's HEALTHCHECK passes");
+
+      await t.test(`the supervisor and the API run the image's node, Node ${NODE_MAJOR}`, async () => {
+        const ps = (await podman.ok(['exec', c.name, 'ps', '-eo', 'pid=,uid=,args='])).stdout;
+        for (const bundle of ['dist/supervisor.mjs', 'dist/api.mjs']) {
+          const [pid, uid] = ps
+            .split('\n')
+            .map((line) => line.trim().split(/\s+/))
+            .find((words) => words.slice(2).includes(bundle)) ?? [];
+          assert.ok(pid !== undefined && uid !== undefined, `${bundle} runs:\n${ps}`);
+          // As the process's own user: without CAP_SYS_PTRACE root cannot read another uid's exe link.
+          const exe = (await podman.ok(['exec', '--user', uid, c.name, 'readlink', `/proc/${pid}/exe`])).stdout.trim();
+          const version = (await podman.ok(['exec', c.name, exe, '--version'])).stdout.trim();
+          log(`${withInit ? '--init' : 'compose'}: ${bundle} (pid ${pid}, uid ${uid}) runs ${exe} ${version}`);
+          assert.equal(exe, '/usr/local/bin/node', bundle);
+          assert.equal(version, node.version, `${bundle}: the node copied into the base`);
+          assert.ok(version.startsWith(`v${NODE_MAJOR}.`), version);
+        }
+      });
 
       await t.test('the ownership layers: the agent uid and the reaper, no ptrace, nothing escapes', async () => {
         const s = (await c.status()).supervisor;

@@ -1,14 +1,15 @@
 // The image's supervision tree, run on this machine: the real entrypoint and the real s6
 // service directories (docker/s6-overlay), Debian's s6-svscan as PID 1 of a new PID
-// namespace, the real supervisor and API from this checkout (APP_DIR), and a fixture CLI.
-// It checks the users each process runs as, that the agent cannot reach the control
+// namespace, the real supervisor and API from this checkout (APP_DIR) on the node running
+// this test, and a fixture CLI.
+// It checks the users and the node each process runs as, that the agent cannot reach the control
 // socket, and that SIGTERM to PID 1 ends a running job, then the supervisor, then the API,
 // leaving no process behind. The run scripts start the esbuild bundles (dist/*.mjs), so
 // the checkout is built first (scripts/build.mjs, well under a second).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -91,7 +92,9 @@ async function startTree(t: TestContext, options: { appDir: string; env?: Record
   chmodSync(path.join(dir, 'lib/stream-input.sh'), 0o644);
   const socketDir = path.join(dir, 'run');
   const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    // The node running this test first: the run scripts' `node` is the one under test
+    // (.ci/run runs the suite on Node 20, then on the image's Node 22).
+    PATH: `${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     LANG: 'C.UTF-8',
     // What the Dockerfile's ENV sets in the image, pointed at a checkout and temp dirs.
     APP_DIR: options.appDir,
@@ -147,12 +150,15 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
   // The app as the image has it, where the api user can read it: a staged copy of this checkout.
   const { child: tree, output, pid1, port, env, marker, socketDir, fail } = await startTree(t, { appDir: stageApp(t) });
 
-  await t.test('each process runs as its own user', () => {
+  await t.test("each process runs as its own user, on this test's node", () => {
     const procs = pidsWithEnv(marker).map(procInfo).filter((p) => p !== null);
     const supervisor = procs.find((p) => p.cmdline.includes('dist/supervisor.mjs'));
     const api = procs.find((p) => p.cmdline.includes('dist/api.mjs'));
     assert.equal(supervisor?.uid, 0, 'supervisor as root');
     assert.equal(api?.uid, userId('api'), 'api as the api user');
+    const node = realpathSync(process.execPath);
+    console.log(`s6 tree: supervisor and api run ${node} (${process.version})`);
+    for (const p of [supervisor!, api!]) assert.equal(readlinkSync(`/proc/${p.pid}/exe`), node, p.cmdline);
   });
 
   await t.test('the socket folder is root:api 0750 and the socket 0660', () => {

@@ -66,7 +66,7 @@ void test('a kernel OOM kill in the job cgroup (the backstop) also ends the job 
   assert.deepEqual(markedPids(sup.instanceTag, job.id), []);
 });
 
-void test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor memory', async (t) => {
+void test('caps 256 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor memory', async (t) => {
   const cap = 4 * 1024 * 1024;
   const sup = await startSupervisor(t, { claudeBin: fixture('cli-flood.mjs'), env: { MAX_OUTPUT_BYTES: String(cap) } });
   const baseline = rssBytesOf(sup.pid);
@@ -93,9 +93,12 @@ void test('caps 64 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor mem
   assert.ok(!(job.text ?? '').includes('\ufffd'), 'no character cut in half');
   clearInterval(sampler);
   const growth = peakAfterFirst - baseline;
-  console.log(`supervisor RSS growth while capturing 64 MiB: ${(growth / 1048576).toFixed(1)} MiB (cap ${cap / 1048576} MiB)`);
+  console.log(`supervisor RSS growth while capturing 256 MiB: ${(growth / 1048576).toFixed(1)} MiB (cap ${cap / 1048576} MiB)`);
   // Discarded pipe chunks are garbage V8 collects lazily (its external-memory trigger is
-  // ~64 MiB): measured growth is 45-57 MiB, whatever the output size. Keeping the whole
-  // output (a cap above 64 MiB) measured 288 MiB: buffers, the text, its JSON answer.
-  assert.ok(growth < cap + 80 * 1024 * 1024, `RSS grew ${growth} bytes`);
+  // ~64 MiB), so growth is noise of that size whatever the output's: 47-81 MiB on Node 20
+  // and 55-115 MiB on Node 22 (24 runs each); a 64 MiB flood once grew 86 MiB on Node 22,
+  // over the cap + 80 MiB bound it had. Keeping the whole output (a cap above 256 MiB)
+  // measured 1729 MiB: buffers, the text, its JSON answer. So the flood is 256 MiB, and
+  // the bound sits far from both.
+  assert.ok(growth < cap + 128 * 1024 * 1024, `RSS grew ${growth} bytes`);
 });

@@ -1,10 +1,11 @@
 // Podman on this kind of machine (FINDINGS.md, "Containers here"): no Docker engine, no
 // registry to pull from. A containers.conf with the two settings this kernel needs, and a
 // base image made here: Debian bookworm (debootstrap, from the mirror apt already uses)
-// plus this machine's node and npm where the official Node image keeps them
-// (/usr/local/bin/node, /usr/local/lib/node_modules/npm). It is cached by name between runs.
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// plus a node of the Dockerfile's major version (baseImageNode) and this machine's npm,
+// where the official Node image keeps them (/usr/local/bin/node,
+// /usr/local/lib/node_modules/npm). It is cached by name between runs.
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { which } from './deploy-harness.ts';
@@ -102,11 +103,67 @@ function npmRoot(): string {
   return path.dirname(path.dirname(realpathSync(npm)));
 }
 
+/** The version of the npm on PATH, for the base image's name. */
+export function npmVersion(): string {
+  return (JSON.parse(readFileSync(path.join(npmRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The Node major version of the Dockerfile's default base (ARG BASE_IMAGE=node:22-bookworm). */
+export function dockerfileNodeMajor(dockerfile: string): number {
+  const major = /^ARG\s+BASE_IMAGE=node:(\d+)[.-]/m.exec(readFileSync(dockerfile, 'utf8'))?.[1];
+  if (major === undefined) throw new Error(`${dockerfile}: no ARG BASE_IMAGE=node:<major>-…`);
+  return Number(major);
+}
+
+export interface BaseNode {
+  /** The node binary copied into the base image. */
+  bin: string;
+  /** Its `node --version`, e.g. v22.23.5. */
+  version: string;
+}
+
+/** Where .ci/run installs the image's Node (node-v<version>/bin/node). */
+export const CI_NODE_DIR = '/opt/agent-cockpit';
+
+function nodeVersion(bin: string): string | null {
+  const result = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : null;
+}
+
+const majorOf = (version: string): number => Number(/^v(\d+)\./.exec(version)?.[1]);
+
 /**
- * A `FROM`-able stand-in for node:22-bookworm, made here. Returns how long it took
- * (0 when the cached image was reused).
+ * The node for the base image, which must be the Dockerfile's major version: the binary
+ * CONTAINER_TEST_NODE names (an error if it is another major), else the node running this
+ * test if it is that major, else the newest of that major under CI_NODE_DIR. A string
+ * says why there is none.
  */
-export async function ensureBaseImage(podman: Podman, name: string, log: (line: string) => void): Promise<number> {
+export function baseImageNode(major: number, env: NodeJS.ProcessEnv = process.env): BaseNode | string {
+  const named = env.CONTAINER_TEST_NODE;
+  if (named !== undefined && named !== '') {
+    const version = nodeVersion(named);
+    if (version === null) throw new Error(`CONTAINER_TEST_NODE=${named}: \`--version\` did not run`);
+    if (majorOf(version) !== major) throw new Error(`CONTAINER_TEST_NODE=${named} is ${version}; the image runs Node ${major} (docker/Dockerfile)`);
+    return { bin: realpathSync(named), version };
+  }
+  if (majorOf(process.version) === major) return { bin: realpathSync(process.execPath), version: process.version };
+  const installed = (existsSync(CI_NODE_DIR) ? readdirSync(CI_NODE_DIR) : [])
+    .map((dir) => ({ dir, v: /^node-v(\d+)\.(\d+)\.(\d+)$/.exec(dir)?.slice(1).map(Number) }))
+    .filter((d): d is { dir: string; v: number[] } => d.v !== undefined && d.v[0] === major)
+    .sort((a, b) => b.v[1]! - a.v[1]! || b.v[2]! - a.v[2]!);
+  for (const { dir } of installed) {
+    const bin = path.join(CI_NODE_DIR, dir, 'bin/node');
+    const version = nodeVersion(bin);
+    if (version !== null && majorOf(version) === major) return { bin, version };
+  }
+  return `the image runs Node ${major} (docker/Dockerfile) and this is ${process.version}: set CONTAINER_TEST_NODE to a Node ${major} binary (.ci/run installs one under ${CI_NODE_DIR})`;
+}
+
+/**
+ * A `FROM`-able stand-in for node:22-bookworm, made here with the given node. Returns
+ * how long it took (0 when the cached image was reused).
+ */
+export async function ensureBaseImage(podman: Podman, name: string, node: BaseNode, log: (line: string) => void): Promise<number> {
   if (await podman.imageExists(name)) {
     log(`base image ${name}: cached`);
     return 0;
@@ -122,7 +179,8 @@ export async function ensureBaseImage(podman: Podman, name: string, log: (line: 
     // Node and npm where the official image has them.
     mkdirSync(path.join(rootfs, 'usr/local/bin'), { recursive: true });
     mkdirSync(path.join(rootfs, 'usr/local/lib/node_modules'), { recursive: true });
-    cpSync(process.execPath, path.join(rootfs, 'usr/local/bin/node'));
+    log(`base image ${name}: node ${node.version} from ${node.bin}`);
+    cpSync(node.bin, path.join(rootfs, 'usr/local/bin/node'));
     cpSync(npmRoot(), path.join(rootfs, 'usr/local/lib/node_modules/npm'), { recursive: true, verbatimSymlinks: true });
     symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(rootfs, 'usr/local/bin/npm'));
     symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(rootfs, 'usr/local/bin/npx'));
