@@ -148,7 +148,7 @@ export const jobEvent = Type.Object(
   {
     id: Type.String({ description: 'Counts up from 1 within the job; the last event is `end`.' }),
     event: Type.Unsafe({ type: 'string', enum: [...JOB_EVENT_TYPES] }),
-    data: Type.Object({}, { ...open, description: 'progress {turn, tool, description}; text {turn, text, truncated}; image {name, url}; usage {cpuMs, cpuPercent, rssBytes, processCount}; end {status, body}.' }),
+    data: Type.Object({}, { ...open, description: 'progress {turn, tool, description}; text {turn, text, truncated}; image {name, url}; usage {cpuMs, cpuPercent, rssBytes, processCount, elapsedMs}; end {status, body}.' }),
   },
   { description: 'One Server-Sent Event: `id:`, `event:` and a JSON `data:` line.' },
 );
