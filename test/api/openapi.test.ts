@@ -28,7 +28,8 @@ void test('every route and every error code is in /openapi.json', async (t) => {
   assert.equal(res.statusCode, 200);
   const doc = res.json() as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } };
   assert.match(doc.openapi, /^3\.1\./);
-  assert.deepEqual(Object.keys(doc.components.securitySchemes), ['bearer']);
+  assert.deepEqual(Object.keys(doc.components.securitySchemes), ['bearer', 'basic']);
+  assert.deepEqual((doc as unknown as { security: unknown }).security, [{ bearer: [] }, { basic: [] }], 'either scheme');
 
   const documentedCodes = new Set<string>();
   for (const { method, url } of routes) {
