@@ -134,6 +134,12 @@ export const statusAnswer = Type.Object(
   { ...open, description: 'For operators: the supervisor, the running job, recent jobs, limits, the machine (docs/api.md, "GET /status").' },
 );
 
+export const statusHeaders = Type.Object({
+  accept: Type.Optional(
+    Type.String({ description: '`text/html` (preferred to JSON: a browser\'s navigation) answers the status page; anything else, or none, JSON.' }),
+  ),
+});
+
 export const getJobQuery = Type.Object(
   { waitMs: Type.Optional(Type.String({ pattern: '^\\d{1,5}$', description: 'Wait up to this many ms (at most 60000) for the job to end.' })) },
   { additionalProperties: false },
@@ -184,6 +190,11 @@ const eventStream = { schema: { type: 'string', description: `Server-Sent Events
 /** A 200 that is JSON, or with Accept: text/event-stream the job's events. */
 export function jsonOrEventStream(json: TSchema): Record<string, unknown> {
   return { description: json.description, content: { 'application/json': { schema: json }, 'text/event-stream': eventStream } };
+}
+
+/** A 200 that is JSON, or with Accept: text/html (preferred to JSON) a page for a browser. */
+export function jsonOrHtml(json: TSchema, page: string): Record<string, unknown> {
+  return { description: json.description, content: { 'application/json': { schema: json }, 'text/html': { schema: { type: 'string', description: page } } } };
 }
 
 /** A 200 that is the job's events. */

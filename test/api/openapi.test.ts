@@ -56,4 +56,6 @@ void test('every route and every error code is in /openapi.json', async (t) => {
   // Both ways to be answered are there: JSON and the event stream.
   assert.deepEqual(Object.keys(doc.paths['/command']!.post!.responses['200']!.content!).sort(), ['application/json', 'text/event-stream']);
   assert.deepEqual(doc.paths['/health']!.get!.security, [], '/health needs no token');
+  // /status answers JSON, or the page.
+  assert.deepEqual(Object.keys(doc.paths['/status']!.get!.responses['200']!.content!).sort(), ['application/json', 'text/html']);
 });
