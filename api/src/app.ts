@@ -2,7 +2,7 @@
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { DEFAULT_MAX_INPUT_IMAGES } from '../../common/input-images.ts';
-import { BASIC_CHALLENGE, BEARER_CHALLENGE, countHeader, credentialsMatch } from './auth.ts';
+import { BASIC_CHALLENGE, BEARER_CHALLENGE, countHeader, credentialsMatch, crossSiteBasic, isBasic } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
 import { pathOf, type AppDeps, type RouteContext } from './context.ts';
@@ -63,8 +63,12 @@ export function build(deps: AppDeps): FastifyInstance {
     if (path === '/health') return;
     // Node keeps the first of several Authorization headers: a second, wrong one must not ride along.
     if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw errors.badRequest('More than one Authorization header');
-    if (deps.apiToken !== undefined && !credentialsMatch(deps.apiToken, request.headers.authorization)) {
-      throw errors.unauthorized();
+    if (deps.apiToken !== undefined) {
+      const authorization = request.headers.authorization;
+      if (!credentialsMatch(deps.apiToken, authorization)) throw errors.unauthorized();
+      if (isBasic(authorization) && crossSiteBasic(request.method, request.headers)) {
+        throw errors.unauthorized("Basic credentials do not count for another site's requests (use a bearer token)");
+      }
     }
     if (deps.shutdown.closing) throw errors.shuttingDown();
   });

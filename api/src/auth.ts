@@ -49,6 +49,46 @@ export function credentialsMatch(expected: string, authorization: string | undef
   return same && given !== '';
 }
 
+/** Whether the request carries Basic credentials (which a browser adds by itself). */
+export function isBasic(authorization: string | undefined): boolean {
+  return /^Basic[ \t]/i.test(authorization ?? '');
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function one(headers: Headers, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Whether a request with Basic credentials was made by another site's page. A browser
+ * that has logged in adds them to every request to this origin, whoever makes it: a form
+ * on another site could POST /jobs/:id/cancel, a page there could load our images. So,
+ * as the Fetch Metadata resource isolation policy does, Basic only counts for requests the
+ * browser marks as this origin's own or the user's (`Sec-Fetch-Site: same-origin` or
+ * `none`), and for a GET or HEAD navigation from elsewhere (a link to /status: it reads,
+ * changes nothing). A browser too old to send Sec-Fetch-Site still sends Origin on a POST:
+ * its host must be ours. Programs (curl -u) send neither. Bearer tokens are not ambient.
+ */
+export function crossSiteBasic(method: string, headers: Headers): boolean {
+  const site = one(headers, 'sec-fetch-site');
+  const safe = method === 'GET' || method === 'HEAD';
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return false;
+    const dest = one(headers, 'sec-fetch-dest');
+    return !(safe && one(headers, 'sec-fetch-mode') === 'navigate' && dest !== 'object' && dest !== 'embed');
+  }
+  const origin = one(headers, 'origin');
+  if (safe || origin === undefined) return false;
+  try {
+    return new URL(origin).host !== one(headers, 'host');
+  } catch {
+    // `Origin: null` (a sandboxed or opaque origin) is never ours.
+    return true;
+  }
+}
+
 /** How many times a header occurs in the raw request (Node merges or drops repeats). */
 export function countHeader(rawHeaders: readonly string[], name: string): number {
   let n = 0;

@@ -88,3 +88,34 @@ void test('a 401 asks a browser that wants a page for Basic credentials; every o
     }
   }
 });
+
+void test("Basic credentials do not count for another site's requests (CSRF); its links to a page still open, and Bearer is not affected", async (t) => {
+  const { app } = await buildTestApp(t, { imagesDir: await tempDir(t), apiToken: TOKEN });
+  const authorization = basic(`operator:${TOKEN}`);
+  const host = 'cockpit.example:3001';
+  const cases: Array<{ method: 'GET' | 'POST'; url: string; headers: Record<string, string>; passes: boolean; why: string }> = [
+    { method: 'GET', url: '/status', headers: {}, passes: true, why: 'curl -u: no fetch metadata' },
+    { method: 'GET', url: '/status', headers: { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' }, passes: true, why: "the page's own fetch" },
+    { method: 'GET', url: '/status', headers: { 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, passes: true, why: 'typed into the address bar' },
+    { method: 'GET', url: '/status', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, passes: true, why: 'a link from elsewhere' },
+    { method: 'GET', url: '/images/x.png', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' }, passes: false, why: "another site's <img>" },
+    { method: 'GET', url: '/status', headers: { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' }, passes: false, why: "a sibling subdomain's fetch" },
+    { method: 'GET', url: '/status', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'object' }, passes: false, why: 'an <object>' },
+    { method: 'POST', url: '/jobs/abc/cancel', headers: { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, passes: false, why: "another site's form" },
+    { method: 'POST', url: '/jobs/abc/cancel', headers: { origin: 'https://evil.example' }, passes: false, why: 'an old browser: Origin not ours' },
+    { method: 'POST', url: '/jobs/abc/cancel', headers: { origin: 'null' }, passes: false, why: 'an opaque origin' },
+    { method: 'POST', url: '/jobs/abc/cancel', headers: { origin: `http://${host}` }, passes: true, why: 'an old browser on our own page' },
+  ];
+  for (const c of cases) {
+    const res = await app.inject({ method: c.method, url: c.url, headers: { host, authorization, ...c.headers } });
+    if (c.passes) assert.notEqual(res.statusCode, 401, c.why);
+    else {
+      assert.equal(res.statusCode, 401, c.why);
+      assert.equal(res.json().error, 'unauthorized');
+      assert.match(String(res.json().message), /another site/, c.why);
+    }
+    // The same requests with the bearer token are never refused for where they come from.
+    const withBearer = await app.inject({ method: c.method, url: c.url, headers: { host, authorization: `Bearer ${TOKEN}`, ...c.headers } });
+    assert.notEqual(withBearer.statusCode, 401, `${c.why} (bearer)`);
+  }
+});
