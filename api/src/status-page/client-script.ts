@@ -2,7 +2,7 @@
 // browser. It keeps the page current:
 // - a running job: an EventSource on /jobs/:id/events, which replays the job's events
 //   from its start, so the RSS and CPU charts have the whole history; `progress` updates
-//   turn and tool, `image` adds a thumbnail, `end` closes the stream;
+//   turn and tool, `image` adds a thumbnail, `end` shows the outcome;
 // - everything else: every POLL_MS it fetches /status as HTML (the same renderer, so one
 //   source) and swaps in the sections that changed; a different running job (one started,
 //   or the one shown ended) reloads the page.
@@ -41,6 +41,7 @@ export const CLIENT_SCRIPT = String.raw`
   var inflight = false;
   var live = false;
   var ended = false;
+  var streamDone = false;
   var waited = 0;
   function poll() {
     if (inflight || document.hidden) return;
@@ -59,9 +60,9 @@ export const CLIENT_SCRIPT = String.raw`
         var next = new DOMParser().parseFromString(text.slice(from, to + 7), 'text/html').getElementById('status');
         if (next === null) throw new Error('no status in the answer');
         if ((next.getAttribute('data-job-id') || '') !== jobId) {
-          // The job shown has ended (or another began): reload, once its end has come
+          // The job shown has ended (or another began): reload once its stream is over
           // (a stream cut by the reload would be a failed request), or after a few tries.
-          if (live && !ended && (waited += 1) < 4) return;
+          if (live && !streamDone && (waited += 1) < 4) return;
           location.reload();
           return;
         }
@@ -153,8 +154,20 @@ export const CLIENT_SCRIPT = String.raw`
   }
 
   var events = new EventSource('/jobs/' + encodeURIComponent(jobId) + '/events');
+  // Closed once the server has ended the stream after 'end' (the 'error' an EventSource
+  // fires then, before it would reconnect): closing at 'end' itself could cut the
+  // response's last bytes, a failed request.
+  function closeStream() {
+    if (streamDone) return;
+    streamDone = true;
+    events.close();
+    setTimeout(poll, 300);
+  }
   events.onopen = function () { if (!ended) setText('job-state', 'running · live'); };
-  events.onerror = function () { if (!ended) setText('job-state', 'reconnecting to its events…'); };
+  events.onerror = function () {
+    if (ended) closeStream();
+    else setText('job-state', 'reconnecting to its events…');
+  };
   events.addEventListener('usage', function (e) {
     var d = JSON.parse(e.data);
     var t = typeof d.elapsedMs === 'number' ? d.elapsedMs : points.length > 0 ? points[points.length - 1].t + intervalMs : 0;
@@ -179,12 +192,11 @@ export const CLIENT_SCRIPT = String.raw`
   });
   events.addEventListener('end', function (e) {
     ended = true;
-    events.close();
+    setTimeout(closeStream, 3000);
     clearInterval(tick);
     var d = JSON.parse(e.data);
     if (typeof d.body.durationMs === 'number') setText('job-elapsed', duration(d.body.durationMs));
     setText('job-state', 'ended: ' + (d.body.error || 'ok') + ' (' + d.status + ')');
-    setTimeout(poll, 500);
   });
 })();
 `;
