@@ -40,6 +40,8 @@ export interface UsageData {
   cpuPercent: number;
   rssBytes: number;
   processCount: number;
+  /** When the sample was taken, in ms since the job started (absent in events stored before it was added). */
+  elapsedMs?: number;
 }
 
 /** The data of each recorded event type. */

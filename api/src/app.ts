@@ -2,12 +2,13 @@
 // listens; tests call inject). Every answer that is not a success is `{error, message}`.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { DEFAULT_MAX_INPUT_IMAGES } from '../../common/input-images.ts';
-import { bearerMatches, countHeader } from './auth.ts';
+import { BASIC_CHALLENGE, BEARER_CHALLENGE, countHeader, credentialsMatch, crossSiteBasic, isBasic } from './auth.ts';
 import { answerClientError } from './client-errors.ts';
 import { errors, toErrorReply } from './errors.ts';
 import { pathOf, type AppDeps, type RouteContext } from './context.ts';
 import { JobHubs } from './events/job-hub.ts';
 import { JobImages } from './job-images.ts';
+import { prefersHtml } from './negotiation.ts';
 import { openApi } from './openapi.ts';
 import { errorResponses, healthAnswer } from './schemas.ts';
 import { commandRoutes } from './routes/command.ts';
@@ -62,8 +63,12 @@ export function build(deps: AppDeps): FastifyInstance {
     if (path === '/health') return;
     // Node keeps the first of several Authorization headers: a second, wrong one must not ride along.
     if (countHeader(request.raw.rawHeaders, 'authorization') > 1) throw errors.badRequest('More than one Authorization header');
-    if (deps.apiToken !== undefined && !bearerMatches(deps.apiToken, request.headers.authorization)) {
-      throw errors.unauthorized();
+    if (deps.apiToken !== undefined) {
+      const authorization = request.headers.authorization;
+      if (!credentialsMatch(deps.apiToken, authorization)) throw errors.unauthorized();
+      if (isBasic(authorization) && crossSiteBasic(request.method, request.headers)) {
+        throw errors.unauthorized("Basic credentials do not count for another site's requests (use a bearer token)");
+      }
     }
     if (deps.shutdown.closing) throw errors.shuttingDown();
   });
@@ -82,7 +87,8 @@ export function build(deps: AppDeps): FastifyInstance {
   app.setErrorHandler(async (err, request, reply) => {
     const { statusCode, body } = toErrorReply(err);
     if (statusCode === 500 && body.error === 'internal_error') request.log.error({ err }, 'unexpected error');
-    if (statusCode === 401) reply.header('www-authenticate', 'Bearer');
+    // A browser asking for a page is asked for Basic credentials (it prompts); programs keep Bearer.
+    if (statusCode === 401) reply.header('www-authenticate', prefersHtml(request.headers.accept) ? BASIC_CHALLENGE : BEARER_CHALLENGE).header('vary', 'Accept');
     return reply.code(statusCode).send(body);
   });
 

@@ -51,7 +51,7 @@ function define(code: ErrorCode, message: string) {
 
 export const errors = {
   badRequest: define('bad_request', 'Bad request'),
-  unauthorized: define('unauthorized', 'Missing or wrong bearer token'),
+  unauthorized: define('unauthorized', 'Missing or wrong API token'),
   notFound: define('not_found', 'Not found'),
   jobNotFound: define('job_not_found', 'No job with that id'),
   busy: define('busy', 'A command is already in progress'),
@@ -111,7 +111,7 @@ export function toErrorReply(err: unknown): ErrorReply {
   if (status === 413) return { statusCode: 413, body: { error: 'payload_too_large', message: 'Request body is too large' } };
   if (status === 415) return { statusCode: 400, body: { error: 'bad_request', message: 'Request body must be JSON (Content-Type: application/json)' } };
   if (status === 404) return { statusCode: 404, body: { error: 'not_found', message: 'Not found' } };
-  if (status === 401) return { statusCode: 401, body: { error: 'unauthorized', message: 'Missing or wrong bearer token' } };
+  if (status === 401) return { statusCode: 401, body: { error: 'unauthorized', message: 'Missing or wrong API token' } };
   if (status === 503) return { statusCode: 503, body: { error: 'shutting_down', message: 'The service is shutting down' } };
   if (status >= 400 && status < 500) {
     // Fastify's own messages for these (bad JSON, bad URL) are safe and useful.

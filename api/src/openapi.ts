@@ -16,8 +16,18 @@ export function openApi(app: FastifyInstance, version: string): void {
         description:
           'Runs the Claude Code CLI for a relay (docs/api.md). Every answer that is not a success is `{ error, message, ...}` with a stable `error` code.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN (every route but /health)' } } },
-      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API_TOKEN (every route but /health)' },
+          basic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Any user name, API_TOKEN as the password: for a browser (GET /status as a page), which cannot send a bearer token',
+          },
+        },
+      },
+      // Either one.
+      security: [{ bearer: [] }, { basic: [] }],
     },
   });
 }

@@ -134,6 +134,12 @@ export const statusAnswer = Type.Object(
   { ...open, description: 'For operators: the supervisor, the running job, recent jobs, limits, the machine (docs/api.md, "GET /status").' },
 );
 
+export const statusHeaders = Type.Object({
+  accept: Type.Optional(
+    Type.String({ description: '`text/html` (preferred to JSON: a browser\'s navigation) answers the status page; anything else, or none, JSON.' }),
+  ),
+});
+
 export const getJobQuery = Type.Object(
   { waitMs: Type.Optional(Type.String({ pattern: '^\\d{1,5}$', description: 'Wait up to this many ms (at most 60000) for the job to end.' })) },
   { additionalProperties: false },
@@ -148,7 +154,7 @@ export const jobEvent = Type.Object(
   {
     id: Type.String({ description: 'Counts up from 1 within the job; the last event is `end`.' }),
     event: Type.Unsafe({ type: 'string', enum: [...JOB_EVENT_TYPES] }),
-    data: Type.Object({}, { ...open, description: 'progress {turn, tool, description}; text {turn, text, truncated}; image {name, url}; usage {cpuMs, cpuPercent, rssBytes, processCount}; end {status, body}.' }),
+    data: Type.Object({}, { ...open, description: 'progress {turn, tool, description}; text {turn, text, truncated}; image {name, url}; usage {cpuMs, cpuPercent, rssBytes, processCount, elapsedMs}; end {status, body}.' }),
   },
   { description: 'One Server-Sent Event: `id:`, `event:` and a JSON `data:` line.' },
 );
@@ -184,6 +190,11 @@ const eventStream = { schema: { type: 'string', description: `Server-Sent Events
 /** A 200 that is JSON, or with Accept: text/event-stream the job's events. */
 export function jsonOrEventStream(json: TSchema): Record<string, unknown> {
   return { description: json.description, content: { 'application/json': { schema: json }, 'text/event-stream': eventStream } };
+}
+
+/** A 200 that is JSON, or with Accept: text/html (preferred to JSON) a page for a browser. */
+export function jsonOrHtml(json: TSchema, page: string): Record<string, unknown> {
+  return { description: json.description, content: { 'application/json': { schema: json }, 'text/html': { schema: { type: 'string', description: page } } } };
 }
 
 /** A 200 that is the job's events. */

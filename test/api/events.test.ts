@@ -76,6 +76,9 @@ void test('a job that runs a tool, writes an image and answers: its events in or
   );
   const usage = live.events.find((e) => e.event === 'usage')!.data as { processCount: number; rssBytes: number; cpuMs: number; cpuPercent: number };
   assert.ok(usage.processCount >= 1 && usage.rssBytes > 0 && typeof usage.cpuMs === 'number' && typeof usage.cpuPercent === 'number');
+  // Each sample says when it was taken (ms since the job started): a chart's time axis.
+  const times = live.events.filter((e) => e.event === 'usage').map((e) => (e.data as { elapsedMs: number }).elapsedMs);
+  assert.ok(times.length >= 2 && times.every((ms, i) => Number.isInteger(ms) && ms >= 0 && ms <= 10_000 && (i === 0 || ms >= times[i - 1]!)), times.join(','));
   // The command itself never leaves the supervisor.
   assert.ok(!JSON.stringify(live.events).includes('SECRET-CMD'));
 

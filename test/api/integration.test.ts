@@ -145,8 +145,11 @@ void test('/status shows the running job, recent jobs, limits, system and images
   const recent = st.recentJobs as unknown as Record<string, unknown>[];
   assert.equal(recent[0]!.outcome, 'ok');
   assert.deepEqual(recent[0]!.images, ['/images/s.png']);
+  assert.equal(recent[0]!.costUsd, 0.001, "the CLI's cost estimate, from its result event");
   // The folder's figures are the watcher's: it lists a file once it has stopped changing.
   await waitFor(async () => ((await s.get('/status')).json().images as { count: number }).count === 1, { message: 'the watcher to count s.png' });
+  const latest = ((await s.get('/status')).json().images as { latest: Array<{ url: string; name: string; modifiedAt: string }> }).latest;
+  assert.deepEqual(latest.map((i) => [i.url, i.name]), [['/images/s.png', 's.png']], 'the newest images, for the page\'s thumbnails');
   const text = JSON.stringify(st);
   assert.ok(!text.includes('test-key') && !text.includes('sleepMs'), 'no secret, no prompt text');
   await pending;

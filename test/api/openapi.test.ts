@@ -28,7 +28,8 @@ void test('every route and every error code is in /openapi.json', async (t) => {
   assert.equal(res.statusCode, 200);
   const doc = res.json() as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } };
   assert.match(doc.openapi, /^3\.1\./);
-  assert.deepEqual(Object.keys(doc.components.securitySchemes), ['bearer']);
+  assert.deepEqual(Object.keys(doc.components.securitySchemes), ['bearer', 'basic']);
+  assert.deepEqual((doc as unknown as { security: unknown }).security, [{ bearer: [] }, { basic: [] }], 'either scheme');
 
   const documentedCodes = new Set<string>();
   for (const { method, url } of routes) {
@@ -55,4 +56,6 @@ void test('every route and every error code is in /openapi.json', async (t) => {
   // Both ways to be answered are there: JSON and the event stream.
   assert.deepEqual(Object.keys(doc.paths['/command']!.post!.responses['200']!.content!).sort(), ['application/json', 'text/event-stream']);
   assert.deepEqual(doc.paths['/health']!.get!.security, [], '/health needs no token');
+  // /status answers JSON, or the page.
+  assert.deepEqual(Object.keys(doc.paths['/status']!.get!.responses['200']!.content!).sort(), ['application/json', 'text/html']);
 });

@@ -98,6 +98,12 @@ export class ImageIndex {
     return imagesInWindow(this.files.values(), fromMs, toMs);
   }
 
+  /** The `count` files written last, newest first (the map keeps the order they were written in). */
+  newest(count: number): ImageEntry[] {
+    const all = [...this.files.values()];
+    return all.slice(Math.max(0, all.length - count)).reverse();
+  }
+
   /** Re-read the folder: regular image files directly inside it (links are not listed). */
   async scan(): Promise<void> {
     // The agent can write where the folder lives: if it swapped the folder for a link,

@@ -1,23 +1,35 @@
 // GET /status: one look for an operator. Built from the supervisor's /status (one quick
 // socket call), the images index in memory and the cached system sample: no per-request
-// scan, no secrets, no environment, no prompt text.
+// scan, no secrets, no environment, no prompt text. The same body answers as JSON, or,
+// for an Accept that prefers text/html, rendered as the status page (../status-page/).
 import type { FastifyInstance } from 'fastify';
 import type { JobSummary, SupervisorStatus } from '../../../common/protocol.ts';
 import type { RouteContext } from '../context.ts';
-import { errorResponses, statusAnswer } from '../schemas.ts';
+import { errorResponses, jsonOrHtml, statusAnswer, statusHeaders } from '../schemas.ts';
+import { prefersHtml } from '../negotiation.ts';
+import { newNonce, pageHeaders } from '../status-page/csp.ts';
+import { ICON_HEADERS, ICON_PATH, ICON_SVG } from '../status-page/icon.ts';
+import { renderStatusPage } from '../status-page/page.ts';
 import { outcomeOf } from '../job-response.ts';
 import type { SystemInfo } from '../system-info.ts';
+import type { ImageEntry } from '../images/image-index.ts';
+import { imageUrl } from '../images/names.ts';
 
 export interface StatusInput {
   api: { pid: number; uptimeMs: number; version: string };
   supervisor: SupervisorStatus | null;
   system: SystemInfo;
   images: { dir: string; count: number; bytes: number; capped: boolean };
+  /** The files written last in IMAGES_DIR, newest first (the page's thumbnails). */
+  latestImages: readonly ImageEntry[];
   imagesOf: (job: JobSummary) => string[];
 }
 
+/** How many of the newest images /status lists. */
+export const LATEST_IMAGES = 8;
+
 /** The /status body. Pure: tests feed it a supervisor status and check the shape. */
-export function statusBody(input: StatusInput): Record<string, unknown> {
+export function statusBody(input: StatusInput) {
   const s = input.supervisor;
   const job = s?.job ?? null;
   return {
@@ -63,22 +75,50 @@ export function statusBody(input: StatusInput): Record<string, unknown> {
       peakRssBytes: j.peakRssBytes,
       images: input.imagesOf(j),
       leftoversKilled: j.leftoversKilled,
+      costUsd: j.result?.costUsd ?? null,
     })),
     limits: s?.limits ?? null,
     system: input.system,
-    images: input.images,
+    images: { ...input.images, latest: input.latestImages.map((e) => ({ url: imageUrl(e.name), name: e.name, modifiedAt: new Date(e.mtimeMs).toISOString() })) },
   };
 }
 
+/** What GET /status answers, as JSON or as the page. */
+export type StatusBody = ReturnType<typeof statusBody>;
+
+const PAGE =
+  'The status page: one self-contained HTML document (inline style and script under a per-response CSP nonce, nothing from elsewhere) that keeps itself current from the running job\'s events and GET /status.';
+
 export function statusRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/status', { schema: { summary: 'For operators: supervisor, running job, recent jobs, limits, machine', response: { 200: statusAnswer, ...errorResponses() } } }, async () => {
-    const [supervisor, system] = await Promise.all([ctx.supervisor.status().catch(() => null), ctx.system.get()]);
-    return statusBody({
-      api: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs, version: ctx.version },
-      supervisor,
-      system,
-      images: ctx.images.stats(),
-      imagesOf: (j) => ctx.jobImages.forJob(j).urls,
-    });
-  });
+  app.get<{ Headers: { accept?: string } }>(
+    '/status',
+    {
+      schema: {
+        summary: 'For operators: supervisor, running job, recent jobs, limits, machine; as a page for a browser',
+        headers: statusHeaders,
+        response: { 200: jsonOrHtml(statusAnswer, PAGE), ...errorResponses() },
+      },
+    },
+    async (request, reply) => {
+      const [supervisor, system] = await Promise.all([ctx.supervisor.status().catch(() => null), ctx.system.get()]);
+      const body = statusBody({
+        api: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs, version: ctx.version },
+        supervisor,
+        system,
+        images: ctx.images.stats(),
+        latestImages: ctx.images.newest(LATEST_IMAGES),
+        imagesOf: (j) => ctx.jobImages.forJob(j).urls,
+      });
+      // The same URL answers two representations: caches must key on Accept.
+      void reply.header('vary', 'Accept');
+      if (!prefersHtml(request.headers.accept)) return body;
+      const nonce = newNonce();
+      return reply.headers(pageHeaders(nonce)).send(renderStatusPage(body, nonce));
+    },
+  );
+  app.get(
+    ICON_PATH,
+    { schema: { summary: "The status page's icon (SVG)", response: { 200: { description: 'An SVG image', content: { 'image/svg+xml': { schema: { type: 'string' } } } }, ...errorResponses() } } },
+    async (_request, reply) => reply.headers(ICON_HEADERS).send(ICON_SVG),
+  );
 }

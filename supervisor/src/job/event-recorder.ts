@@ -25,6 +25,8 @@ export class EventRecorder implements StreamJsonListener {
   constructor(
     private readonly jobId: string,
     private readonly log: Logger,
+    /** When the job started (epoch ms): usage events say how long after it they were taken. */
+    private readonly startedAtMs: number,
     private readonly images: {
       /** IMAGES_DIR's mtime (it changes when a file is created, renamed or removed); null when unreadable. */
       folderMtimeMs: () => Promise<number | null>;
@@ -46,7 +48,14 @@ export class EventRecorder implements StreamJsonListener {
   sample(usage: Usage, running: () => boolean): void {
     // A tree already gone (the CLI has exited, its end is on its way) is not a sample.
     if (usage.processCount > 0) {
-      this.events.record('usage', { cpuMs: usage.cpuMs, cpuPercent: usage.cpuPercent, rssBytes: usage.rssBytes, processCount: usage.processCount });
+      this.events.record('usage', {
+        cpuMs: usage.cpuMs,
+        cpuPercent: usage.cpuPercent,
+        rssBytes: usage.rssBytes,
+        processCount: usage.processCount,
+        // Samples come every SAMPLE_INTERVAL_MS, or sooner while the tree grows fast: a chart needs the time.
+        elapsedMs: Date.now() - this.startedAtMs,
+      });
     }
     if (this.looking) return;
     this.looking = true;

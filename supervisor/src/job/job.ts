@@ -136,7 +136,7 @@ export class Job {
     this.request = request;
     this.idempotencyKey = request.idempotencyKey ?? null;
     this.promptChars = request.prompt.length;
-    this.recorder = new EventRecorder(id, deps.log, {
+    this.recorder = new EventRecorder(id, deps.log, this.startedAtMs, {
       folderMtimeMs: () => deps.imagesFolderMtimeMs(),
       inWindow: () => deps.liveImagesOf(this.startedAtMs),
     });
