@@ -139,6 +139,6 @@ export function ownershipSection(body: StatusBody): SafeHtml {
   return html`<section id="ownership" data-refresh><h2>Ownership layers</h2>
 <p class="${o.contained ? 'ok' : 'bad'}"><strong>${o.contained ? 'Contained: no process of a job can outlive it here.' : 'Not contained: a process of a job may outlive it.'}</strong></p>
 <table class="facts">${LAYERS.map((l) => row(l.label, html`<span class="${l.on(o) ? 'ok' : 'off'}">${l.on(o) ? '✓' : '✗'}</span> ${l.says(o)}`))}
-${cgroup === null ? '' : row('cgroups', html`${yesNo(cgroup.enabled)} <span class="desc">${cgroup.path ?? ''}</span>`)}
+${cgroup === null ? '' : row('cgroups', html`${yesNo(cgroup.enabled)}${cgroup.join == null ? '' : html`, the CLI ${cgroup.join === 'clone3' ? 'born in its group (clone3)' : 'moved in after its fork'}`} <span class="desc">${cgroup.path ?? ''}</span>`)}
 </table></section>`;
 }
