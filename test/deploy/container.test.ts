@@ -23,6 +23,7 @@ import type { SupervisorStatus } from '../../common/protocol.ts';
 import { freePort, healthy, http, waitFor } from '../support/deploy-harness.ts';
 import { baseImageNode, dockerfileNodeMajor, ensureBaseImage, npmVersion, Podman, podmanSkipReason, type BaseNode } from '../support/deploy-podman.ts';
 import { bash, startMessagesApi, toolResults, toolResultText, type MessagesApi } from '../support/messages-api.ts';
+import { pinnedCliVersion, versionLine } from '../support/pinned-cli.ts';
 import { findProcesses } from '../support/processes.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -127,6 +128,8 @@ async function runContainer(t: TestContext, podman: Podman, api: MessagesApi, wi
   const warmStarted = performance.now();
   await podman.ok(['exec', name, 'sh', '-c', 'cat "$(readlink -f /app/node_modules/.bin/claude)" /usr/lib/chromium/chromium >/dev/null']);
   log(`warm-up read of the CLI and Chromium: ${(performance.now() - warmStarted).toFixed(0)} ms`);
+  // The CLI the image runs is the one package.json pins (the build checks it too).
+  assert.equal((await podman.ok(['exec', name, 'claude', '--version'])).stdout.trim(), versionLine(pinnedCliVersion()));
   return {
     name,
     base,

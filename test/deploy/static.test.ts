@@ -1,9 +1,11 @@
 // The deploy files read with real parsers (Dockerfile, TOML, YAML) and checked against
 // what the image and the Fly Machine promise: users, pinned versions, signals, checks,
-// ports, no secrets. Fast: no process but the entrypoint's refusal to start.
+// ports, no secrets. Fast: no process but the entrypoint's refusal to start and the CLI
+// version check against a stand-in `claude`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,8 @@ const servicesDir = path.join(overlay, 'etc/s6/services');
 
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL/i;
 const SECRETS = ['ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN', 'API_TOKEN'];
+/** The build step that compares `claude --version` with package.json's pin. */
+const CHECK_SCRIPT = 'check-claude-version.sh';
 
 const instructions = parseDockerfile(read('docker/Dockerfile'));
 /** The image's own stage, from the last FROM on (the stages before it build parts of it). */
@@ -132,6 +136,40 @@ void describe('Dockerfile', () => {
     const skip = indexOf((i) => i.keyword === 'ENV' && keyValues(i).get('PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD') === '1', 'PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1');
     assert.ok(skip < npmCi, 'browser download is off before npm ci');
     assert.equal(imageEnv().get('PLAYWRIGHT_BROWSERS_PATH'), '/opt/ms-playwright');
+  });
+
+  void test("fails the build unless the installed CLI prints package.json's pinned version", () => {
+    const npmCi = indexOf((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args), 'RUN npm ci');
+    const copy = indexOf((i) => i.keyword === 'COPY' && i.args.includes(`docker/${CHECK_SCRIPT}`), `COPY docker/${CHECK_SCRIPT}`);
+    const run = indexOf((i) => i.keyword === 'RUN' && i.args.includes(CHECK_SCRIPT), `RUN ${CHECK_SCRIPT}`);
+    assert.ok(npmCi < run && copy < run, 'checked after npm ci, with the script copied in');
+    // What runs is what was copied, on the package.json npm ci installed from (WORKDIR /app).
+    const destination = shellWords(dockerfile[copy]!.args).at(-1);
+    assert.deepEqual(shellWords(dockerfile[run]!.args), [destination, '/app/package.json']);
+    assert.equal(dockerfile.filter((i) => i.keyword === 'WORKDIR').at(0)?.args.trim(), '/app');
+    // No version of its own: the pin is package.json's only.
+    assert.doesNotMatch(read(`docker/${CHECK_SCRIPT}`), /\d+\.\d+\.\d+/);
+  });
+
+  void test(`${CHECK_SCRIPT} passes the pinned version and fails any other`, (t) => {
+    const pinned = packageJson.dependencies['@anthropic-ai/claude-code']!;
+    const stubs = mkdtempSync(path.join(os.tmpdir(), 'claude-stub-'));
+    t.after(() => rmSync(stubs, { recursive: true, force: true }));
+    const check = (printed: string, packageFile = path.join(root, 'package.json')): { status: number | null; stderr: string } => {
+      // A stand-in `claude` that prints what `claude --version` would.
+      writeFileSync(path.join(stubs, 'claude'), `#!/bin/sh\nprintf '%s\\n' '${printed}'\n`, { mode: 0o755 });
+      const env = { PATH: `${stubs}:${path.dirname(process.execPath)}:/usr/bin:/bin` };
+      return spawnSync(path.join(root, 'docker', CHECK_SCRIPT), [packageFile], { env, encoding: 'utf8' });
+    };
+    assert.equal(check(`${pinned} (Claude Code)`).status, 0);
+    const other = check('2.1.100 (Claude Code)');
+    assert.notEqual(other.status, 0);
+    assert.match(other.stderr, new RegExp(`says '2\\.1\\.100 \\(Claude Code\\)'; package.json pins '${pinned.replaceAll('.', '\\.')}'`));
+    assert.notEqual(check(pinned).status, 0, 'the version alone is not what the CLI prints');
+    assert.notEqual(check(`${pinned}1 (Claude Code)`).status, 0);
+    const unpinned = path.join(stubs, 'package.json');
+    writeFileSync(unpinned, JSON.stringify({ dependencies: {} }));
+    assert.notEqual(check(' (Claude Code)', unpinned).status, 0, 'no pin is no pass');
   });
 
   void test('orders layers for the cache: packages, dependencies, then the source', () => {

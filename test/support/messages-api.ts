@@ -4,9 +4,10 @@
 // the turns. Every request is recorded, so a test can see earlier turns on resume and the
 // tool_result the CLI sent back.
 //
-// What the CLI sends (2.1.197, see docs/claude-cli.md): `HEAD /` first, then
-// `POST /v1/messages?beta=true` with "stream": true. The main request carries `tools`;
-// side requests (a session title, ...) come without them and get `sideText`.
+// What the CLI sends (docs/claude-cli.md): `POST /v1/messages?beta=true` with
+// "stream": true (2.1.197 sent a `HEAD /` probe first; 2.1.332 does not). The main
+// request carries `tools`; side requests (a session title, ...) come without them and
+// get `sideText`.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';

@@ -58,7 +58,7 @@ export function buildChildEnv(parent: Env, agentUser: UserEntry | null, markerVa
 /**
  * Variables the CLI should run with, on top of the job's environment: no auto-update, no
  * telemetry or error reporting, no non-essential traffic (each checked against the CLI's
- * docs and binary, 2.1.197). A value the operator set in the environment wins.
+ * docs and binary, 2.1.197 and 2.1.332). A value the operator set in the environment wins.
  */
 export const CLI_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   DISABLE_AUTOUPDATER: '1',

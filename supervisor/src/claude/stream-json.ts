@@ -4,7 +4,8 @@
 // multi-byte character is harmless. Anything that is not a JSON event (a CLI printing
 // plain text) is ignored here; the raw stdout capture still has it.
 //
-// What the real CLI (2.1.197) prints, one JSON object per line (docs/claude-cli.md):
+// What the real CLI prints (2.1.197 and 2.1.332 alike; docs/claude-cli.md), one JSON
+// object per line:
 //   system/init, then per content block an `assistant` event (several share one message
 //   id), a `user` event carrying each tool_result, `system/api_retry` while it retries
 //   the API, and last a `result` event. An API failure is a result with subtype
@@ -213,7 +214,7 @@ export class StreamJsonReader {
   }
 }
 
-/** The limits' result subtypes (2.1.197: "Reached maximum number of turns (1)",
+/** The limits' result subtypes (2.1.197, 2.1.332: "Reached maximum number of turns (1)",
  *  "Reached maximum budget ($0.01)"): the job ran into the limit its request set. */
 export function codeOfSubtype(subtype: string | null): JobErrorCode | null {
   if (subtype === 'error_max_turns') return 'max_turns';
@@ -224,7 +225,7 @@ export function codeOfSubtype(subtype: string | null): JobErrorCode | null {
 /** The code for a CLI error message callers can act on, or null. */
 export function classifyCliError(message: string | null): JobErrorCode | null {
   if (message === null) return null;
-  // 2.1.197: "No conversation found with session ID: <id>" (exit 1, nothing sent to the API).
+  // 2.1.197, 2.1.332: "No conversation found with session ID: <id>" (exit 1, no model request).
   if (/No conversation found with session ID/i.test(message)) return 'session_not_found';
   return null;
 }
