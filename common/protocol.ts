@@ -72,6 +72,10 @@ export const ROUTES = {
   cancel: '/jobs/:id/cancel',
   /** GET ?after=N: the job's events (common/events.ts) as NDJSON, live until `end`. */
   events: '/jobs/:id/events',
+  /** GET: the supervisor's Prometheus metrics, as text (the API serves them on METRICS_PORT). */
+  metrics: '/metrics',
+  /** POST { startId }: an API started; counted once per startId, kept in the job store. */
+  apiStarts: '/api-starts',
 } as const;
 
 export const MAX_LOOKUP_IDS = 100;
@@ -236,6 +240,23 @@ export const errorBodySchema = OpenObject(
 );
 /** Every error body, here and in the API: a stable code and a sentence for humans. */
 export type ErrorBody = Static<typeof errorBodySchema>;
+
+export const apiStartRequestSchema = Type.Object(
+  {
+    /** Made once per API process; its retries repeat it, so one start counts once. */
+    startId: Type.String({ pattern: JOB_ID_PATTERN, description: 'Made once per API process; its retries repeat it, so one start counts once.' }),
+  },
+  { additionalProperties: false, description: 'Body of `POST /api-starts`: an API tells the supervisor it started.' },
+);
+/** Body of `POST /api-starts`. */
+export type ApiStartRequest = Static<typeof apiStartRequestSchema>;
+
+export const apiStartResponseSchema = Type.Object(
+  { apiStarts: Type.Integer({ description: 'API starts counted on this job store, this one included.' }) },
+  { additionalProperties: false, description: 'Answer of `POST /api-starts`.' },
+);
+/** Answer of `POST /api-starts`. */
+export type ApiStartResponse = Static<typeof apiStartResponseSchema>;
 
 export const healthResponseSchema = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false, description: 'Answer of `GET /health`.' });
 /** Answer of `GET /health`. */

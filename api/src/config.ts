@@ -31,6 +31,13 @@ export interface ApiConfig {
   maxImagesPerAnswer: number;
   /** A comment line this often on an event stream, so proxies that cut idle connections keep it. */
   eventsHeartbeatMs: number;
+  /** Where GET /metrics (Prometheus) is served, apart from the relay's port; null: off. */
+  metrics: MetricsListen | null;
+}
+
+export interface MetricsListen {
+  port: number;
+  host: string;
 }
 
 /** Loopback only: what a server without a token may listen on. */
@@ -64,8 +71,9 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
   const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000);
   const headersTimeoutMs = readInt(env, 'HEADERS_TIMEOUT_MS', 10_000, 1000, 600_000);
   if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('HEADERS_TIMEOUT_MS', 'at most REQUEST_TIMEOUT_MS', env.HEADERS_TIMEOUT_MS);
+  const port = readInt(env, 'PORT', 3001, 0, 65535);
   return Object.freeze({
-    port: readInt(env, 'PORT', 3001, 0, 65535),
+    port,
     host,
     supervisorSocket: readPath(env, 'SUPERVISOR_SOCKET', defaults.socketPath),
     supervisorTimeoutMs: readInt(env, 'SUPERVISOR_TIMEOUT_MS', 900, 50, 60_000),
@@ -81,7 +89,20 @@ export function loadConfig(env: Env, uid: number = process.getuid?.() ?? 0): Api
     headersTimeoutMs,
     maxImagesPerAnswer: readInt(env, 'MAX_IMAGES_PER_ANSWER', 20, 1, 1000),
     eventsHeartbeatMs: readInt(env, 'EVENTS_HEARTBEAT_MS', 15_000, 100, 60_000),
+    metrics: metricsListen(env, port),
   });
+}
+
+/**
+ * METRICS_PORT unset: no metrics listener. Never the relay's port: the metrics carry no
+ * secret, but they are served without a token, so they live on a port of their own that
+ * only the scraper reaches (Fly's private network; the loopback by default).
+ */
+function metricsListen(env: Env, port: number): MetricsListen | null {
+  if (readOptional(env, 'METRICS_PORT') === undefined) return null;
+  const metricsPort = readInt(env, 'METRICS_PORT', 0, 1, 65535);
+  if (metricsPort === port) throw new ConfigError('METRICS_PORT', 'a port other than PORT (the relay\'s port never serves /metrics)', env.METRICS_PORT);
+  return Object.freeze({ port: metricsPort, host: readString(env, 'METRICS_HOST', '127.0.0.1') });
 }
 
 /**

@@ -32,6 +32,8 @@ export interface AppDeps {
   eventsMaxBufferedBytes?: number;
   /** Longest an event-stream client may stay over that bound before it is cut. */
   eventsStallMs?: number;
+  /** Where GET /metrics is served (METRICS_PORT, METRICS_HOST); null or absent: off. For /status. */
+  metrics?: { port: number; host: string } | null;
 }
 
 /** Everything the route modules need, built once per app. */

@@ -165,24 +165,5 @@ export function jobReply(view: JobView, images: string[], imagesTruncated = fals
   return view.state === 'finished' ? finishedJobReply(view, images, imagesTruncated) : runningJobReply(view, images, imagesTruncated);
 }
 
-/** Outcome label for a job summary in /status (no images or text needed). */
-export function outcomeOf(view: Pick<JobView, 'state' | 'reason' | 'exitCode' | 'result' | 'errorCode'>): string {
-  if (view.state === 'running') return 'running';
-  if (view.errorCode === 'max_turns' || view.errorCode === 'budget_exceeded') return view.errorCode;
-  if (view.reason === 'exit' && view.exitCode === 0 && view.result?.isError !== true) return 'ok';
-  if (view.errorCode === 'session_not_found') return 'session_not_found';
-  switch (view.reason) {
-    case 'timeout':
-      return 'timeout';
-    case 'memory_limit':
-      return 'memory_limit';
-    case 'shutdown':
-      return 'shutting_down';
-    case 'cancelled':
-      return 'cancelled';
-    case 'interrupted':
-      return 'interrupted';
-    default:
-      return 'execution_error';
-  }
-}
+/** Outcome label for a job summary in /status (one module with the supervisor's metrics). */
+export { outcomeOf } from '../../common/job-outcome.ts';

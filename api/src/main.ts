@@ -11,6 +11,9 @@ import { REPO_ROOT } from '../../common/repo-root.ts';
 import { build } from './app.ts';
 import { configWarnings, loadConfig } from './config.ts';
 import { ImageIndex } from './images/image-index.ts';
+import { announceStart } from './metrics/announce.ts';
+import { ApiMetrics } from './metrics/registry.ts';
+import { createMetricsServer } from './metrics/server.ts';
 import { ShutdownState } from './shutdown.ts';
 import { SupervisorClient } from './supervisor-client.ts';
 import { protectedHardlinks, SystemSampler } from './system-info.ts';
@@ -47,7 +50,10 @@ const app = build({
   eventsHeartbeatMs: config.eventsHeartbeatMs,
   version,
   startedAtMs,
+  metrics: config.metrics,
 });
+const stopAnnouncing = announceStart(supervisor, logger);
+const metricsServer = config.metrics === null ? null : createMetricsServer({ metrics: new ApiMetrics({ images, startedAtMs }), supervisor, logger });
 
 async function close(signal: string): Promise<void> {
   logger.info({ signal }, 'shutting down');
@@ -57,7 +63,9 @@ async function close(signal: string): Promise<void> {
     exitAfterLogs(1, 100);
   }, config.shutdownTimeoutMs);
   deadline.unref();
-  await app.close();
+  stopAnnouncing();
+  metricsServer?.closeAllConnections();
+  await Promise.all([app.close(), new Promise((resolve) => (metricsServer === null ? resolve(undefined) : metricsServer.close(resolve)))]);
   await images.close();
   supervisor.close();
   logger.info('api stopped');
@@ -90,6 +98,25 @@ try {
 }
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.port;
+if (metricsServer !== null && config.metrics !== null) {
+  const { port: metricsPort, host: metricsHost } = config.metrics;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen(metricsPort, metricsHost, () => {
+        metricsServer.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    logger.fatal({ err, port: metricsPort }, 'cannot listen');
+    exitAfterLogs(1);
+    await new Promise(() => undefined); // exiting
+  }
+  logger.info({ port: metricsPort, host: metricsHost, path: '/metrics' }, 'metrics listening');
+} else {
+  logger.info({ metrics: false }, 'metrics off: METRICS_PORT is unset');
+}
 logger.info({ port, host: config.host, socketPath: config.supervisorSocket, auth: config.apiToken !== undefined }, 'api listening');
 stopWithLauncher(process.env, () => {
   logger.warn({}, 'the launcher (npm start) is gone: shutting down');

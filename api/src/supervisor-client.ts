@@ -3,7 +3,16 @@
 // within `timeoutMs`, never a hung request. Long waits use the protocol's long-poll route.
 import http from 'node:http';
 import type { StreamedEvent } from '../../common/events.ts';
-import { MAX_LOOKUP_IDS, MAX_WAIT_MS, type JobView, type LookupResponse, type StartJobRequest, type SupervisorStatus } from '../../common/protocol.ts';
+import {
+  MAX_LOOKUP_IDS,
+  MAX_WAIT_MS,
+  ROUTES,
+  type ApiStartResponse,
+  type JobView,
+  type LookupResponse,
+  type StartJobRequest,
+  type SupervisorStatus,
+} from '../../common/protocol.ts';
 
 /** The supervisor could not be reached or did not answer in time. */
 export class SupervisorUnavailable extends Error {
@@ -76,6 +85,8 @@ interface CallOptions {
   signal?: AbortSignal;
   /** A connection of its own, not one kept open for reuse (long polls). */
   fresh?: boolean;
+  /** The answer is text (the metrics), not JSON: resolve with it as it is. */
+  text?: boolean;
 }
 
 /** A job's events as the supervisor streams them (GET /jobs/:id/events). */
@@ -131,6 +142,16 @@ export class SupervisorClient {
       this.statusInFlight = null;
     });
     return this.statusInFlight;
+  }
+
+  /** The supervisor's Prometheus metrics, as text (its registry's exposition format). */
+  metrics(): Promise<string> {
+    return this.call({ method: 'GET', path: ROUTES.metrics, text: true }) as Promise<string>;
+  }
+
+  /** Tell the supervisor this API started (it keeps the count in its job store). */
+  apiStarted(startId: string): Promise<ApiStartResponse> {
+    return this.call({ method: 'POST', path: ROUTES.apiStarts, body: { startId } }) as Promise<ApiStartResponse>;
   }
 
   /** Start a job; the supervisor refuses it (never runs it) once this call has given up. */
@@ -308,7 +329,7 @@ export class SupervisorClient {
         agent: options.fresh === true ? false : this.agent,
         headers: payload
           ? { 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' }
-          : { accept: 'application/json' },
+          : { accept: options.text === true ? 'text/plain' : 'application/json' },
       });
       const connectTimer = setTimeout(() => finish(new SupervisorUnavailable(`no connection within ${this.timeoutMs} ms`)), this.timeoutMs);
       let answerTimer: NodeJS.Timeout | undefined;
@@ -330,14 +351,18 @@ export class SupervisorClient {
           if (!res.complete) finish(new SupervisorUnavailable('connection closed mid-answer'));
         });
         res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (options.text === true && status >= 200 && status < 300) {
+            finish(null, Buffer.concat(chunks).toString('utf8'));
+            return;
+          }
           let body: unknown;
           try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
           } catch {
-            finish(new SupervisorUnavailable(`unparsable answer (HTTP ${res.statusCode ?? 0})`));
+            finish(new SupervisorUnavailable(`unparsable answer (HTTP ${status})`));
             return;
           }
-          const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
             finish(null, body);
             return;

@@ -4,6 +4,8 @@ import Fastify, { type FastifyError } from 'fastify';
 import { BODY_JSON_ALLOWANCE_BYTES, MAX_BODY_LIMIT_BYTES } from '../../common/input-images.ts';
 import type { Logger } from '../../common/logger.ts';
 import {
+  apiStartRequestSchema,
+  apiStartResponseSchema,
   JOB_ID_PATTERN,
   jobViewSchema,
   lookupRequestSchema,
@@ -12,6 +14,8 @@ import {
   ROUTES,
   startJobRequestSchema,
   supervisorStatusSchema,
+  type ApiStartRequest,
+  type ApiStartResponse,
   type HealthResponse,
   type LookupRequest,
   type LookupResponse,
@@ -20,13 +24,17 @@ import {
 } from '../../common/protocol.ts';
 import { ERROR_CODES, JobNotFound, NotFound } from './errors.ts';
 import { streamEvents } from './event-stream.ts';
+import type { SupervisorMetrics } from './metrics.ts';
 import type { JobRunner } from './runner.ts';
+import type { StartCounts } from './start-counts.ts';
 
 export interface AppDeps {
   runner: JobRunner;
   log: Logger;
   /** Everything /status says besides jobs. */
   status: () => Omit<SupervisorStatus, 'job' | 'recentJobs' | 'shuttingDown'>;
+  metrics: Pick<SupervisorMetrics, 'contentType' | 'text'>;
+  starts: Pick<StartCounts, 'apiStarted'>;
 }
 
 /** Prompts are large (a 5 MB prompt is supported) and so are their images: whatever the
@@ -98,6 +106,14 @@ export function build(deps: AppDeps) {
       recentJobs: runner.recent(),
     };
   });
+
+  app.get(ROUTES.metrics, async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.text()));
+
+  app.post<{ Body: ApiStartRequest }>(
+    ROUTES.apiStarts,
+    { schema: { body: apiStartRequestSchema, response: { 200: apiStartResponseSchema } } },
+    async (request): Promise<ApiStartResponse> => ({ apiStarts: deps.starts.apiStarted(request.body.startId) }),
+  );
 
   app.post<{ Body: StartJobRequest }>(
     ROUTES.jobs,

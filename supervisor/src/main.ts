@@ -8,6 +8,7 @@ import { checkAgentAccess } from './agent-access.ts';
 import { build } from './app.ts';
 import { pruneImages } from './images-retention.ts';
 import { budgetWarnings } from './job/limits.ts';
+import { SupervisorMetrics } from './metrics.ts';
 import { linkSystemChromium } from './claude/system-chromium.ts';
 import { loadConfig, type SupervisorConfig } from './config.ts';
 import { ownershipStatus, ownershipWarnings, type LayerName } from './ownership/layers.ts';
@@ -16,6 +17,7 @@ import { sweepLeftovers } from './ownership/sweep.ts';
 import { PID1_EXTRA_SIGNALS, pid1Warnings, zombieCount } from './pid1.ts';
 import { detectLayers } from './probe-layers.ts';
 import { JobRunner } from './runner.ts';
+import { StartCounts } from './start-counts.ts';
 import { notWritableWarning, openStoreAtStart } from './store/startup.ts';
 import { installShutdown } from './shutdown.ts';
 import { listenPrivately, prepareSocketPath, removeSocket, SocketInUseError, UnsafeSocketDirError } from './socket.ts';
@@ -93,9 +95,21 @@ async function main(): Promise<void> {
   if (layers.cgroups !== null) log.info({ cgroup: layers.cgroups.kind, path: layers.cgroups.parentDir, cgroupJoin: layers.cgroups.join?.how ?? null }, 'per-job cgroups enabled');
   await sweepLeftovers(instanceTag, layers, log);
   // After the sweep: the jobs the last run left as running have no process left.
-  const { store, warnings: storeWarnings } = openStoreAtStart(config, log);
+  const { store, warnings: storeWarnings, interrupted } = openStoreAtStart(config, log);
 
-  const runner = new JobRunner({ config, log, instanceTag, layers, env: await screenshotEnv(config, log), store });
+  const runner = new JobRunner({
+    config,
+    log,
+    instanceTag,
+    layers,
+    env: await screenshotEnv(config, log),
+    store,
+    // Called at a job's end, long after `metrics` below exists.
+    onJobFinished: (view) => metrics.jobFinished(view),
+  });
+  const metrics = new SupervisorMetrics({ running: () => runner.runningSummary(), startedAtMs: startedAt, storeWritable: () => store.isWritable });
+  for (const job of interrupted) metrics.jobFinished(job);
+  const starts = new StartCounts(store, (totals) => metrics.setStarts(totals));
   setInterval(() => runner.maintain(), MAINTAIN_INTERVAL_MS).unref();
   const limits = {
     timeoutMs: config.commandTimeoutMs,
@@ -115,6 +129,8 @@ async function main(): Promise<void> {
   const app = build({
     runner,
     log,
+    metrics,
+    starts,
     status: () => ({
       pid: process.pid,
       pid1: isPid1,
@@ -131,7 +147,16 @@ async function main(): Promise<void> {
 
   await listenPrivately(() => app.listen({ path: config.socketPath }), config.socketPath, config.socketGid);
   log.info(
-    { socketPath: config.socketPath, limits, pid1: isPid1, agentUser: config.agentUser?.name ?? null, claudeBin: config.claudeBin, instanceTag, ownership },
+    {
+      socketPath: config.socketPath,
+      limits,
+      pid1: isPid1,
+      agentUser: config.agentUser?.name ?? null,
+      claudeBin: config.claudeBin,
+      instanceTag,
+      ownership,
+      starts: starts.totals.supervisor,
+    },
     'startup',
   );
   for (const w of warnings) log.warn({ pid1: isPid1 }, w);

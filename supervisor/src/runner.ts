@@ -24,7 +24,11 @@ const MAX_UNSAVED = 50;
 /** The running job's events are written this often (when there are new ones): a crash keeps them. */
 export const EVENTS_FLUSH_MS = 5000;
 
-export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf' | 'imagesFolderMtimeMs'> & { store: JobStore };
+export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf' | 'imagesFolderMtimeMs'> & {
+  store: JobStore;
+  /** Told of every job this runner ran once it has finished (the metrics count it). */
+  onJobFinished?: (view: JobView) => void;
+};
 
 interface Unsaved {
   view: JobView;
@@ -41,10 +45,12 @@ export class JobRunner {
   private folderAtEnd: ImageFile[] | null = null;
   private readonly jobDeps: JobDeps;
   private readonly store: JobStore;
+  private readonly onJobFinished: (view: JobView) => void;
 
   constructor(deps: RunnerDeps) {
-    const { store, ...jobDeps } = deps;
+    const { store, onJobFinished, ...jobDeps } = deps;
     this.store = store;
+    this.onJobFinished = onJobFinished ?? (() => undefined);
     this.previousEndMs = store.lastEndedAtMs();
     this.jobDeps = {
       ...jobDeps,
@@ -227,6 +233,7 @@ export class JobRunner {
     const view = job.view();
     this.save({ view, events: job.events.toJson() });
     if (this.current === job) this.current = null;
+    this.onJobFinished(view);
     // After the record: a subscriber told `end` finds the job in the store.
     job.events.end(view);
     this.previousEndMs = job.record.endedAtMs;

@@ -22,6 +22,7 @@ import { parse as parseYaml } from 'yaml';
 import type { SupervisorStatus } from '../../common/protocol.ts';
 import { freePort, healthy, http, waitFor } from '../support/deploy-harness.ts';
 import { baseImageNode, dockerfileNodeMajor, ensureBaseImage, npmVersion, Podman, podmanSkipReason, type BaseNode } from '../support/deploy-podman.ts';
+import { parseExposition, valueOf, type Exposition } from '../support/prometheus-text.ts';
 import { bash, startMessagesApi, toolResults, toolResultText, type MessagesApi } from '../support/messages-api.ts';
 import { pinnedCliVersion, versionLine } from '../support/pinned-cli.ts';
 import { findProcesses } from '../support/processes.ts';
@@ -84,6 +85,8 @@ interface Running {
   command: (text: string, timeoutMs?: number) => ReturnType<typeof http>;
   /** The API's /status: its supervisor section, and the recent jobs. */
   status: () => Promise<ApiStatus>;
+  /** GET /metrics on METRICS_PORT, fetched inside the container: its text, parsed line by line. */
+  metrics: () => Promise<{ text: string; exposition: Exposition }>;
   agentProcesses: () => Promise<string[]>;
 }
 
@@ -96,6 +99,7 @@ async function runContainer(t: TestContext, podman: Podman, api: MessagesApi, wi
     rmSync(data, { recursive: true, force: true });
   });
   const port = await freePort();
+  const metricsPort = await freePort();
   const token = randomUUID();
   const base = `http://127.0.0.1:${port}`;
   // Host networking: no CNI/iptables needed here, and the CLI reaches the stand-in on the
@@ -105,6 +109,8 @@ async function runContainer(t: TestContext, podman: Podman, api: MessagesApi, wi
   runArgs.push(
     '--env', `PORT=${port}`,
     '--env', 'HOST=127.0.0.1',
+    '--env', `METRICS_PORT=${metricsPort}`,
+    '--env', 'METRICS_HOST=127.0.0.1',
     '--env', 'ANTHROPIC_API_KEY=sk-ant-deploy-test',
     '--env', `ANTHROPIC_BASE_URL=${api.url}`,
     '--env', 'CLAUDE_CODE_MAX_RETRIES=0',
@@ -138,6 +144,13 @@ async function runContainer(t: TestContext, podman: Podman, api: MessagesApi, wi
     logs,
     command: (text, timeoutMs = COMMAND_TIMEOUT_MS + 10_000) => http(`${base}/command`, { method: 'POST', body: { text }, token, timeoutMs }),
     status: async () => (await http(`${base}/status`, { token })).body as ApiStatus,
+    metrics: async () => {
+      const fetched = await podman.ok([
+        'exec', name, 'node', '-e',
+        "fetch('http://127.0.0.1:'+process.env.METRICS_PORT+'/metrics').then(async (r) => { if (r.status !== 200) process.exit(1); process.stdout.write(await r.text()); })",
+      ]);
+      return { text: fetched.stdout, exposition: parseExposition(fetched.stdout) };
+    },
     // Processes of the agent user, seen inside the container (podman exec runs as root).
     agentProcesses: async () =>
       (await podman.run(['exec', name, 'ps', '-u', String(AGENT_UID), '-o', 'pid=,args=']))
@@ -313,6 +326,19 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
         await gone(token, 1000);
       });
 
+      await t.test('/metrics inside the container: both processes, the timeout and the leftovers counted, no secret; none on the relay port', async () => {
+        const { text, exposition: m } = await c.metrics();
+        assert.equal(valueOf(m, 'agent_cockpit_api_supervisor_up'), 1);
+        assert.equal(valueOf(m, 'agent_cockpit_supervisor_jobs_total', { reason: 'timeout', outcome: 'timeout' }), 1, 'the fork storm timed out');
+        assert.equal(valueOf(m, 'agent_cockpit_supervisor_job_duration_seconds_count', { reason: 'timeout' }), 1);
+        assert.ok(valueOf(m, 'agent_cockpit_supervisor_leftovers_killed_total')! >= 4);
+        assert.ok(valueOf(m, 'agent_cockpit_supervisor_processes_killed_total')! > 0, 'the storm was killed');
+        assert.equal(valueOf(m, 'agent_cockpit_supervisor_starts_total'), 1);
+        assert.ok(valueOf(m, 'agent_cockpit_api_images_stored')! >= 1, 'the screenshot');
+        for (const secret of [c.token, 'sk-ant-deploy-test']) assert.ok(!text.includes(secret), 'no secret in /metrics');
+        assert.equal((await http(`${c.base}/metrics`, { token: c.token })).status, 404, 'not on the relay port');
+      });
+
       await t.test('the supervisor SIGKILLed mid-job: the relay gets interrupted once s6 restarts it, nothing of the old job 2 s after; the next job runs alone', async () => {
         const token = newToken();
         api.script([{ tools: [bash(`setsid sleep ${token}.1 >/dev/null 2>&1 </dev/null & sleep ${token}.2`, 'Wait')] }, { text: 'never reached' }]);
@@ -335,6 +361,9 @@ void test('the image builds with podman and runs as on docker and on Fly', { ski
         const next = await c.command('are you alone?');
         assert.equal(next.status, 200, JSON.stringify(next.body));
         assert.equal((next.body as { text: string }).text, 'alone');
+        const { exposition: m } = await c.metrics();
+        assert.equal(valueOf(m, 'agent_cockpit_supervisor_starts_total'), 2, 'the restart counted, from the store on /data');
+        assert.equal(valueOf(m, 'agent_cockpit_supervisor_jobs_total', { reason: 'interrupted', outcome: 'interrupted' }), 1);
       });
 
       // A job that would run for minutes, then the container is stopped.

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import { SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
+import { METRICS_PATH } from '../../api/src/metrics/server.ts';
 import { execForm, keyValues, parseDockerfile, shellWords, splitFlags, type Instruction } from '../support/deploy-dockerfile.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -226,8 +227,8 @@ void describe('Dockerfile', () => {
     assert.deepEqual(splitFlags(npmCi.args).flags.get('mount'), ['type=secret,id=extra_ca']);
   });
 
-  void test('exposes 3001 with a HEALTHCHECK on /health, stops on SIGTERM, enters through the entrypoint', () => {
-    assert.deepEqual(only('EXPOSE').args.trim().split(/\s+/), ['3001']);
+  void test('exposes 3001 and the metrics port with a HEALTHCHECK on /health, stops on SIGTERM, enters through the entrypoint', () => {
+    assert.deepEqual(only('EXPOSE').args.trim().split(/\s+/), ['3001', imageEnv().get('METRICS_PORT')]);
     assert.equal(imageEnv().get('PORT'), '3001');
     const { flags, rest } = splitFlags(only('HEALTHCHECK').args);
     assert.ok(flags.has('interval') && flags.has('timeout'), 'healthcheck interval and timeout');
@@ -325,6 +326,18 @@ void describe('fly.toml', () => {
     assert.ok((http.min_machines_running as number) >= 1);
     const checks = http.checks as Array<Record<string, unknown>>;
     assert.ok(checks.some((c) => c.path === '/health' && (c.method ?? 'GET') === 'GET'));
+  });
+
+  void test('[metrics] scrapes the image\'s METRICS_PORT at /metrics, apart from the relay\'s port, on 0.0.0.0', () => {
+    const metrics = fly.metrics as Record<string, unknown>;
+    assert.ok(metrics !== undefined && !Array.isArray(metrics), 'one [metrics] section');
+    const env = { ...Object.fromEntries(imageEnv()), ...(fly.env as Record<string, string>) };
+    assert.equal(metrics.port, Number(env.METRICS_PORT), "the image's METRICS_PORT (the API's metrics listener)");
+    assert.equal(metrics.path, METRICS_PATH);
+    assert.notEqual(metrics.port, http.internal_port, 'never the relay\'s port');
+    assert.notEqual(Number(env.METRICS_PORT), Number(env.PORT));
+    assert.equal(env.METRICS_HOST, '0.0.0.0', "Fly's scraper comes over the Machine's network, not the loopback");
+    assert.equal(fly.services, undefined, 'no [[services]]: nothing publishes the metrics port');
   });
 
   void test('mounts a volume on /data and sizes the VM for Chromium and the CLI', () => {

@@ -10,7 +10,9 @@ import type { JobView, SupervisorStatus } from '../../common/protocol.ts';
 import { build } from '../../supervisor/src/app.ts';
 import { loadConfig } from '../../supervisor/src/config.ts';
 import { ownershipStatus } from '../../supervisor/src/ownership/layers.ts';
+import { SupervisorMetrics } from '../../supervisor/src/metrics.ts';
 import { JobRunner } from '../../supervisor/src/runner.ts';
+import { StartCounts } from '../../supervisor/src/start-counts.ts';
 import { MEMORY_STORE } from '../../supervisor/src/store/db.ts';
 import { JobStore } from '../../supervisor/src/store/jobs.ts';
 import { fixture } from '../support/supervisor-harness.ts';
@@ -27,10 +29,14 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
   const layers = { agentUid: null, reaperBin: null, cgroups: null, environ: true, agentIsSupervisorUser: true };
   const store = new JobStore(MEMORY_STORE, config.jobsRetention);
   store.open();
-  const runner = new JobRunner({ config, log, instanceTag: 'apptest', layers, env: process.env, store });
+  const runner = new JobRunner({ config, log, instanceTag: 'apptest', layers, env: process.env, store, onJobFinished: (view) => metrics.jobFinished(view) });
+  const metrics = new SupervisorMetrics({ running: () => runner.runningSummary(), startedAtMs: Date.now(), storeWritable: () => store.isWritable });
+  const starts = new StartCounts(store, (totals) => metrics.setStarts(totals));
   const app = build({
     runner,
     log,
+    metrics,
+    starts,
     status: () => ({
       pid: process.pid,
       pid1: false,
@@ -122,4 +128,20 @@ void test('POST /jobs/lookup answers the jobs it knows and names the ids it does
     assert.equal(bad.statusCode, 400, JSON.stringify(payload));
     assert.equal(bad.json().error, 'bad_request');
   }
+});
+
+void test('GET /metrics answers the Prometheus text format; POST /api-starts validates its body', async (t) => {
+  const { app } = await makeApp(t);
+  const res = await app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  assert.match(res.body, /^# HELP agent_cockpit_supervisor_/);
+  assert.match(res.body, /^agent_cockpit_supervisor_starts_total 1$/m);
+  for (const payload of [{}, { startId: '' }, { startId: 'a b' }, { startId: 'x', extra: 1 }]) {
+    const bad = await app.inject({ method: 'POST', url: '/api-starts', payload });
+    assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+    assert.equal(bad.json().error, 'bad_request');
+  }
+  const ok = await app.inject({ method: 'POST', url: '/api-starts', payload: { startId: 'api-1' } });
+  assert.deepEqual(ok.json(), { apiStarts: 1 });
 });

@@ -12,6 +12,9 @@ import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } f
 
 type Statement = Database.Statement<unknown[]>;
 
+/** Durable start counters in the meta table (metrics: restarts survive the restart). */
+export type StartCounter = 'supervisor_starts' | 'api_starts';
+
 export interface StoreRetention {
   maxJobs: number;
   maxAgeMs: number;
@@ -233,6 +236,42 @@ export class JobStore {
       done.push(interrupted);
     }
     return done;
+  }
+
+  /**
+   * Count one start of `counter` (the supervisor's own, or an API's it was told of) in the
+   * meta table, once per `startId`: a repeat of the last id (a retry whose answer was
+   * lost) counts nothing. Returns the count; null when the store cannot take the write.
+   */
+  countStart(counter: StartCounter, startId: string): number | null {
+    let count = 0;
+    try {
+      this.write(() => {
+        this.db!.transaction(() => {
+          count = this.startCount(counter);
+          if (this.column('SELECT value FROM meta WHERE key = ?', `${counter}_last_id`) === startId) return;
+          count += 1;
+          const upsert = this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+          upsert.run(counter, String(count));
+          upsert.run(`${counter}_last_id`, startId);
+        })();
+      });
+      return count;
+    } catch (err) {
+      if (err instanceof StoreUnavailable) return null;
+      throw err;
+    }
+  }
+
+  /** The starts counted so far; 0 when none were, or the store is unreadable. */
+  startCount(counter: StartCounter): number {
+    if (this.db === null) return 0;
+    try {
+      const value = Number(this.column('SELECT value FROM meta WHERE key = ?', counter) ?? 0);
+      return Number.isSafeInteger(value) && value >= 0 ? value : 0;
+    } catch {
+      return 0;
+    }
   }
 
   /** Drop finished jobs beyond the retention limits; returns how many went. */

@@ -2,6 +2,7 @@
 // and in /status), and close the books of the previous run: jobs it left recorded as
 // running are `interrupted` (their trees were swept just before).
 import type { Logger } from '../../../common/logger.ts';
+import type { JobSummary } from '../../../common/protocol.ts';
 import type { SupervisorConfig } from '../config.ts';
 import { MEMORY_STORE } from './db.ts';
 import { JobStore } from './jobs.ts';
@@ -11,11 +12,19 @@ export function notWritableWarning(error: string | null): string {
   return `the job store is not writable (${error ?? 'unknown'}): new jobs are refused until it is`;
 }
 
-/** `warnings`: what /status keeps saying about how the store was found (each also logged here). */
-export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger, nowMs = Date.now()): { store: JobStore; warnings: string[] } {
+/**
+ * `warnings`: what /status keeps saying about how the store was found (each also logged
+ * here); `interrupted`: the jobs of the previous run closed as interrupted (the metrics count them).
+ */
+export function openStoreAtStart(
+  config: Readonly<SupervisorConfig>,
+  log: Logger,
+  nowMs = Date.now(),
+): { store: JobStore; warnings: string[]; interrupted: JobSummary[] } {
   const store = new JobStore(config.dataDir, config.jobsRetention);
   const opened = store.open(nowMs);
   const warnings: string[] = [];
+  const interrupted: JobSummary[] = [];
   if (config.dataDir === MEMORY_STORE) {
     warnings.push('DATA_DIR=:memory: keeps jobs in memory only: results and idempotency keys are lost on every restart');
     log.warn({ path: store.path }, warnings.at(-1)!);
@@ -31,6 +40,7 @@ export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger
     // A write failing here (a full disk) leaves the store not writable, never the start.
     try {
       for (const job of store.interruptRunning(nowMs)) {
+        interrupted.push(job);
         log.warn({ jobId: job.id, startedAt: job.startedAt }, 'job interrupted by a restart');
       }
       const removed = store.prune(nowMs);
@@ -40,5 +50,5 @@ export function openStoreAtStart(config: Readonly<SupervisorConfig>, log: Logger
     }
   }
   log.info({ path: store.path, jobs: store.jobCount, writable: store.isWritable }, 'job store open');
-  return { store, warnings };
+  return { store, warnings, interrupted };
 }
