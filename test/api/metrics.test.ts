@@ -68,6 +68,8 @@ void test('/metrics: both processes in the Prometheus text format; a timeout cou
   const { sup, api, metricsPort, runs } = await startPair(t, { COMMAND_TIMEOUT_MS: '1500' });
   const { res, metrics: before } = await scrape(metricsPort);
   assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
+  const status = await request(api.port, { path: '/status', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual((JSON.parse(status.text) as { api: { metrics: unknown } }).api.metrics, { host: '127.0.0.1', port: metricsPort }, '/status says where the metrics are');
   assert.equal(valueOf(before, `${API}supervisor_up`), 1);
   assert.equal(valueOf(before, `${SUP}jobs_total`, { reason: 'timeout', outcome: 'timeout' }), 0);
   assert.equal(valueOf(before, `${SUP}job_duration_seconds_count`, { reason: 'timeout' }), 0);
@@ -150,12 +152,14 @@ void test('API starts are counted across API restarts (the supervisor keeps the 
 
 void test('METRICS_PORT unset: no metrics listener, said at info; METRICS_PORT equal to PORT or out of range: exit 1 naming it', async (t) => {
   const sup = await startSupervisor(t, { claudeBin: fixture('api-cli.mjs') });
-  const api = await startApiProcess(t, { SUPERVISOR_SOCKET: sup.socketPath, IMAGES_DIR: path.join(sup.dir, 'images'), WORKSPACE_DIR: path.join(sup.dir, 'workspace') });
+  const api = await startApiProcess(t, { SUPERVISOR_SOCKET: sup.socketPath, IMAGES_DIR: path.join(sup.dir, 'images'), WORKSPACE_DIR: path.join(sup.dir, 'workspace'), API_TOKEN: TOKEN });
   const off = api.logs.find((l) => l.msg === 'metrics off: METRICS_PORT is unset');
   assert.equal(off?.level, 30, 'at info');
   assert.ok(!api.logs.some((l) => l.msg === 'metrics listening'));
   assert.deepEqual(listeningPorts(api.child.pid!), [api.port], 'the relay port only');
-  assert.equal((await request(api.port, { path: '/metrics' })).statusCode, 404);
+  assert.equal((await request(api.port, { path: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 404);
+  const status = await request(api.port, { path: '/status', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal((JSON.parse(status.text) as { api: { metrics: unknown } }).api.metrics, null, '/status says metrics are off');
 
   const run = (env: Record<string, string>) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'api/src/main.ts'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000 });

@@ -84,7 +84,7 @@ function hostileStatus(): SupervisorStatus {
 
 function hostileBody() {
   return statusBody({
-    api: { pid: 2, uptimeMs: 3000, version: `api${EVIL}` },
+    api: { pid: 2, uptimeMs: 3000, version: `api${EVIL}`, metrics: { host: `h${EVIL}`, port: 9091 } },
     supervisor: hostileStatus(),
     system: {
       memory: { totalBytes: 8 << 30, availableBytes: 4 << 30 },

@@ -16,7 +16,8 @@ import type { ImageEntry } from '../images/image-index.ts';
 import { imageUrl } from '../images/names.ts';
 
 export interface StatusInput {
-  api: { pid: number; uptimeMs: number; version: string };
+  /** `metrics`: where GET /metrics is served (METRICS_PORT), null when it is off. */
+  api: { pid: number; uptimeMs: number; version: string; metrics?: { host: string; port: number } | null };
   supervisor: SupervisorStatus | null;
   system: SystemInfo;
   images: { dir: string; count: number; bytes: number; capped: boolean };
@@ -33,7 +34,7 @@ export function statusBody(input: StatusInput) {
   const s = input.supervisor;
   const job = s?.job ?? null;
   return {
-    api: input.api,
+    api: { ...input.api, metrics: input.api.metrics ?? null },
     supervisor:
       s === null
         ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null, store: null }
@@ -102,7 +103,7 @@ export function statusRoutes(app: FastifyInstance, ctx: RouteContext): void {
     async (request, reply) => {
       const [supervisor, system] = await Promise.all([ctx.supervisor.status().catch(() => null), ctx.system.get()]);
       const body = statusBody({
-        api: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs, version: ctx.version },
+        api: { pid: process.pid, uptimeMs: Date.now() - ctx.startedAtMs, version: ctx.version, metrics: ctx.metrics ?? null },
         supervisor,
         system,
         images: ctx.images.stats(),

@@ -33,7 +33,7 @@ export function headerSection(body: StatusBody): SafeHtml {
   const sup = s.reachable
     ? html`supervisor ${s.version} · pid ${s.pid}${s.pid1 ? ' (PID 1)' : ''} · up ${formatDuration(s.uptimeMs)}`
     : html`<strong class="bad">supervisor unreachable</strong>`;
-  return html`<header id="top" data-refresh><h1>agent-cockpit</h1><p class="meta">api ${body.api.version} · pid ${body.api.pid} · up ${formatDuration(body.api.uptimeMs)} · ${sup}</p></header>`;
+  return html`<header id="top" data-refresh><h1>agent-cockpit</h1><p class="meta">api ${body.api.version} · pid ${body.api.pid} · up ${formatDuration(body.api.uptimeMs)} · ${sup} · metrics ${body.api.metrics === null ? 'off' : `on ${body.api.metrics.host}:${body.api.metrics.port}`}</p></header>`;
 }
 
 export function warningsSection(body: StatusBody): SafeHtml {
