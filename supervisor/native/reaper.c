@@ -9,7 +9,7 @@
  * the control pipe. It runs as the supervisor's user, so an agent of another uid cannot
  * signal it.
  *
- *   agent-cockpit-reaper [--uid N --gid N] [--cgroup DIR] --tag TAG -- PROGRAM [ARG...]
+ *   agent-cockpit-reaper [--uid N --gid N] [--cgroup DIR] [--warm] --tag TAG -- PROGRAM [ARG...]
  *   agent-cockpit-reaper --probe        exit 0 if this kernel lets a process be a subreaper
  *
  * --tag is never read: it names the job in /proc/PID/cmdline (readable without ptrace)
@@ -23,6 +23,14 @@
  * Where clone3 is refused (a seccomp profile answering ENOSYS, a kernel before 5.7) and on
  * cgroup v1, the child writes itself into DIR/cgroup.procs between fork and exec.
  *
+ * --warm: a warm start. Everything that does not depend on the request is done ahead of
+ * it (this process, the fork, the cgroup join): the child then waits for the rest on fd 5
+ * and only drops its identity and execs once it has it. The supervisor starts the next
+ * job's reaper as soon as a job has finished, so that a request pays for one write and an
+ * exec. fd 5 (spec, read until EOF): "CWD\0COUNT\0ARG\0...\0", COUNT arguments appended to
+ * PROGRAM [ARG...], PROGRAM run in CWD. Anything else, an empty spec included (the
+ * supervisor gave the start up, or died), is "error spec ERRNO".
+ *
  * fd 3 (status, written): one line each, in this order:
  *   with --cgroup, one of:
  *     "joined clone3"      PROGRAM was born in the cgroup
@@ -30,7 +38,7 @@
  *                          cgroup v1, where it is not tried)
  *     "warn cgroup ERRNO"  joining the job's cgroup failed (the job runs without it)
  *   "pid N"              PROGRAM runs (its exec succeeded), or instead
- *   "error STAGE ERRNO"  STAGE = ids | exec: PROGRAM could not be started (it exits 127)
+ *   "error STAGE ERRNO"  STAGE = spec | ids | exec: PROGRAM could not be started (it exits 127)
  *   "exit CODE" | "signal N"   PROGRAM ended
  * fd 4 (control, read): EOF, because the supervisor closed it when the job's tree was
  *   gone or because the supervisor died, means: SIGKILL everything still below me, reap
@@ -60,11 +68,14 @@
 
 #define STATUS_FD 3
 #define CONTROL_FD 4
+#define SPEC_FD 5
+/* The spec's arguments are an execve's: Linux takes at most about 2 MiB of them. */
+#define SPEC_MAX (4 * 1024 * 1024)
 /* The last sweep gives up after this long (processes stuck in D state): what is left
  * then reparents to our parent's subreaper or PID 1. */
 #define KILL_DEADLINE_MS 10000
 
-enum stage { STAGE_CGROUP = 1, STAGE_IDS = 2, STAGE_EXEC = 3 };
+enum stage { STAGE_CGROUP = 1, STAGE_IDS = 2, STAGE_EXEC = 3, STAGE_SPEC = 4 };
 struct failure {
 	int stage;
 	int err;
@@ -108,14 +119,78 @@ static int parse_id(const char *s, unsigned long *out)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: agent-cockpit-reaper [--uid N --gid N] [--cgroup DIR] --tag TAG -- PROGRAM [ARG...]\n"
+	fprintf(stderr, "usage: agent-cockpit-reaper [--uid N --gid N] [--cgroup DIR] [--warm] --tag TAG -- PROGRAM [ARG...]\n"
 			"       agent-cockpit-reaper --probe\n");
 	exit(2);
 }
 
+/* --warm, in the child: read the spec from SPEC_FD to EOF; chdir to its CWD and return
+ * argv = base + its arguments (NULL-terminated). NULL with errno set when it is not
+ * a whole spec. Nothing is freed: the child execs or exits. */
+static char **read_spec(char **base)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL)
+		return NULL;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= SPEC_MAX) {
+				errno = E2BIG;
+				return NULL;
+			}
+			char *grown = realloc(buf, cap * 2);
+			if (grown == NULL)
+				return NULL;
+			buf = grown;
+			cap *= 2;
+		}
+		ssize_t n = read(SPEC_FD, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return NULL;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(SPEC_FD);
+	/* Split into strings; each must end with its NUL. */
+	size_t nstr = 0;
+	for (size_t k = 0; k < len; k++)
+		if (buf[k] == '\0')
+			nstr++;
+	if (len == 0 || buf[len - 1] != '\0' || nstr < 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	const char *cwd = buf;
+	const char *count_s = buf + strlen(buf) + 1;
+	unsigned long count;
+	if (parse_id(count_s, &count) != 0 || count != nstr - 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t nbase = 0;
+	while (base[nbase] != NULL)
+		nbase++;
+	char **argv = calloc(nbase + count + 1, sizeof(char *));
+	if (argv == NULL)
+		return NULL;
+	memcpy(argv, base, nbase * sizeof(char *));
+	char *p = (char *)count_s + strlen(count_s) + 1;
+	for (size_t k = 0; k < count; k++) {
+		argv[nbase + k] = p;
+		p += strlen(p) + 1;
+	}
+	if (chdir(cwd) != 0)
+		return NULL;
+	return argv;
+}
+
 /* In the child, between fork and exec: cgroup (unless born in it), identity, default
  * signals, exec. join_fd: the cgroup directory to write ourselves into, or -1. */
-static void become_program(char **argv, int have_ids, uid_t uid, gid_t gid, int join_fd, const sigset_t *mask, int report_fd)
+static void become_program(char **argv, int warm, int have_ids, uid_t uid, gid_t gid, int join_fd, const sigset_t *mask, int report_fd)
 {
 	struct failure f = { 0, 0 };
 	for (size_t i = 0; i < N_IGNORED; i++)
@@ -137,6 +212,11 @@ static void become_program(char **argv, int have_ids, uid_t uid, gid_t gid, int 
 	}
 	if (join_fd >= 0)
 		close(join_fd);
+	if (warm && (argv = read_spec(argv)) == NULL) {
+		f.stage = STAGE_SPEC;
+		f.err = errno;
+		goto fail;
+	}
 	if (have_ids) {
 		/* The same drop Node's spawn makes with uid/gid: no supplementary groups. */
 		if (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
@@ -283,6 +363,7 @@ int main(int argc, char **argv)
 	int have_uid = 0, have_gid = 0;
 	unsigned long uid = 0, gid = 0;
 	const char *cgroup_dir = NULL, *tag = NULL;
+	int warm = 0;
 	int i = 1;
 	if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
@@ -295,6 +376,10 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
+		}
+		if (strcmp(argv[i], "--warm") == 0) {
+			warm = 1;
+			continue;
 		}
 		if (i + 1 >= argc)
 			usage();
@@ -318,6 +403,10 @@ int main(int argc, char **argv)
 		usage();
 	if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0 || fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC) != 0) {
 		fprintf(stderr, "agent-cockpit-reaper: fds 3 (status) and 4 (control) must be open\n");
+		return 2;
+	}
+	if (warm && fcntl(SPEC_FD, F_SETFD, FD_CLOEXEC) != 0) {
+		fprintf(stderr, "agent-cockpit-reaper: --warm: fd 5 (spec) must be open\n");
 		return 2;
 	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
@@ -354,9 +443,12 @@ int main(int argc, char **argv)
 	}
 	if (child_pid == 0) {
 		close(report[0]);
-		become_program(argv + i, have_uid, (uid_t)uid, (gid_t)gid, born_in ? -1 : cgroup_fd, &old, report[1]);
+		become_program(argv + i, warm, have_uid, (uid_t)uid, (gid_t)gid, born_in ? -1 : cgroup_fd, &old, report[1]);
 	}
 	close(report[1]);
+	/* Only the child reads the spec: its EOF must come when the supervisor closes it. */
+	if (warm)
+		close(SPEC_FD);
 	int joining = cgroup_fd >= 0;
 	if (joining)
 		close(cgroup_fd);
@@ -373,7 +465,7 @@ int main(int argc, char **argv)
 			say("warn cgroup %d", f.err);
 			joining = 0;
 		} else {
-			say("error %s %d", f.stage == STAGE_IDS ? "ids" : "exec", f.err);
+			say("error %s %d", f.stage == STAGE_IDS ? "ids" : f.stage == STAGE_SPEC ? "spec" : "exec", f.err);
 			failed = 1;
 		}
 	}

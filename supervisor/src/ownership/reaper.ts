@@ -24,6 +24,8 @@ export interface ReaperArgv {
   gid?: number;
   /** The job cgroup's directory: the CLI is born in it (v2) or joins it before its exec. */
   cgroupDir?: string;
+  /** A warm start: the arguments come later, on fd 5 (warmSpec), with the cwd. */
+  warm?: boolean;
   program: string;
   args: readonly string[];
 }
@@ -33,8 +35,15 @@ export function reaperArgs(options: ReaperArgv): string[] {
   const argv: string[] = [];
   if (options.uid !== undefined && options.gid !== undefined) argv.push('--uid', String(options.uid), '--gid', String(options.gid));
   if (options.cgroupDir !== undefined) argv.push('--cgroup', options.cgroupDir);
+  if (options.warm === true) argv.push('--warm');
   argv.push('--tag', options.tag, '--', options.program, ...options.args);
   return argv;
+}
+
+/** What a warm reaper's child reads on fd 5 before its exec: "CWD\0COUNT\0ARG\0...". */
+export function warmSpec(cwd: string, args: readonly string[]): Buffer {
+  for (const s of [cwd, ...args]) if (s.includes('\0')) throw new Error('an argument of the CLI holds a NUL byte');
+  return Buffer.from([cwd, String(args.length), ...args].map((s) => `${s}\0`).join(''), 'utf8');
 }
 
 export type ReaperLine =
