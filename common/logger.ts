@@ -1,7 +1,7 @@
 // One logger for both processes: pino JSON on stdout (through log-destination.ts, which
 // never lets stdout hold a process up), pretty only when a person is watching a terminal.
 // Field vocabulary (use these names, nothing else, for these facts):
-//   servicePid (the logging process) jobId pid (the CLI) reason exitCode signal durationMs rssBytes peakRssBytes cpuPercent
+//   servicePid (the logging process) jobId pid (the CLI) reaperPid (a job's reaper) reason exitCode signal durationMs rssBytes peakRssBytes cpuPercent
 //   processCount processesKilled leftoversKilled promptChars outputBytes truncated
 //   socketPath port host statusCode method url err path layer (an ownership layer) agentUser
 //   removedCount removedBytes (pruned images) droppedLines (logs stdout could not take)

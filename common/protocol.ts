@@ -361,6 +361,18 @@ export const supervisorStatusSchema = Type.Object(
       },
     ),
     ownership: ownershipSchema,
+    /** The next job's launch, made ahead of its request: its reaper waits, forked and in its cgroup, for the CLI's arguments. */
+    nextJob: Type.Object(
+      {
+        prepared: Type.Boolean(),
+        /** The waiting reaper (its one child waits too); null when none waits or there is no reaper layer. */
+        reaperPid: Nullable(Type.Integer({ description: 'The waiting reaper (its one child waits too); null when none waits or there is no reaper layer.' })),
+      },
+      {
+        additionalProperties: false,
+        description: "The next job's launch, made ahead of its request: its reaper waits, forked and in its cgroup, for the CLI's arguments.",
+      },
+    ),
     store: storeSchema,
     limits: limitsSchema,
     // The one anyOf: a single branch test per /status answer is cheap.

@@ -4,7 +4,8 @@
 // supervisor's job marker (AGENT_COCKPIT_JOB=<instance>:...) or the fixture's.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { instanceMarkerPrefix, instanceTagFor } from '../../supervisor/src/ownership/marker.ts';
-import { type Target, request } from '../lib/http.ts';
+import type { SupervisorStatus } from '../../common/protocol.ts';
+import { type Target, request, requestJson, socketTarget } from '../lib/http.ts';
 import { allStats, commandLine, countFds, descendants, isAlive, markedPids, pidsWithEnv, readMemory } from '../lib/proc.ts';
 import { liveHeapMiB } from '../lib/heap.ts';
 import type { Section } from '../lib/report.ts';
@@ -34,6 +35,8 @@ interface Snapshot {
   descendants: number;
   zombies: number;
   leftovers: number;
+  /** The next job's reaper and its child, waiting. */
+  waiting: number;
 }
 
 export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
@@ -44,8 +47,13 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
   const snap = async (label: string): Promise<void> => {
     await sleep(500); // let the last job's teardown and any sweep finish
     const stats = allStats();
-    const kids = descendants([o.supervisorPid, o.apiPid], stats);
-    const leftovers = new Set([...pidsWithEnv(instancePrefix), ...markedPids(mark)].filter(isAlive));
+    // The next job's reaper and its child wait for their request (docs/supervisor.md, "The
+    // per-job reaper"): the next job's, not a leftover of the last; counted apart.
+    const { json: status } = await requestJson<SupervisorStatus>(socketTarget(o.supervisorSocket), 'GET', '/status');
+    const waitingReaper = status.nextJob.reaperPid;
+    const waiting = new Set(waitingReaper === null ? [] : [waitingReaper, ...descendants([waitingReaper], stats).map((k) => k.pid)]);
+    const kids = descendants([o.supervisorPid, o.apiPid], stats).filter((k) => !waiting.has(k.pid));
+    const leftovers = new Set([...pidsWithEnv(instancePrefix), ...markedPids(mark)].filter((pid) => isAlive(pid) && !waiting.has(pid)));
     for (const pid of new Set([...kids.map((k) => k.pid), ...leftovers])) {
       const cmd = commandLine(pid);
       seen.set(cmd, (seen.get(cmd) ?? 0) + 1);
@@ -59,6 +67,7 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
       descendants: kids.filter((s) => s.state !== 'Z').length,
       zombies: kids.filter((s) => s.state === 'Z').length,
       leftovers: leftovers.size,
+      waiting: waiting.size,
     });
   };
 
@@ -100,9 +109,11 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
   const rssOk = (growth: number, base: number): boolean => growth <= Math.max(10, base * 0.15);
   const fmtMap = (m: Map<number, number>): string => [...m].map(([k, v]) => `${v} x HTTP ${k}`).join(', ');
   const table = [
-    '| Point | supervisor RSS MiB | API RSS MiB | supervisor fds | API fds | descendants | zombies | leftover marked processes |',
-    '|---|---|---|---|---|---|---|---|',
-    ...snapshots.map((s) => `| ${s.label} | ${fmt(s.supRssMiB, 1)} | ${fmt(s.apiRssMiB, 1)} | ${s.supFds} | ${s.apiFds} | ${s.descendants} | ${s.zombies} | ${s.leftovers} |`),
+    '| Point | supervisor RSS MiB | API RSS MiB | supervisor fds | API fds | descendants | zombies | leftover marked processes | the next job\'s, waiting |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...snapshots.map(
+      (s) => `| ${s.label} | ${fmt(s.supRssMiB, 1)} | ${fmt(s.apiRssMiB, 1)} | ${s.supFds} | ${s.apiFds} | ${s.descendants} | ${s.zombies} | ${s.leftovers} | ${s.waiting} |`,
+    ),
   ];
   return {
     id: 7,
@@ -111,7 +122,7 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
       `A fresh supervisor (COMMAND_TIMEOUT_MS=${o.timeoutMs}, fixture trivial.sh) and API. ${o.jobs} sequential \`POST /command\` ` +
       `through the API after ${o.warmup} warm-up jobs, then ${o.timeouts} whose fixture sleeps 30 s and is killed at the timeout. Each point is taken 0.5 s after the last ` +
       `request. Live heap: sum of a V8 heap snapshot's self sizes (the snapshot runs a full GC), taken after the warm-up and at the end. Descendants and zombies: processes whose parent chain leads to the supervisor or the API. Leftovers: live processes ` +
-      `carrying the supervisor's job marker or the fixture's.`,
+      `carrying the supervisor's job marker or the fixture's. Neither counts the next job's reaper and its child, which wait for their request (/status \`nextJob.reaperPid\`): they are the last column.`,
     figures: [
       [`${o.jobs} sequential jobs: round trip`, `${describe(summarize(jobMs), 'ms')}, ${fmt(jobsSeconds, 1)} s in all; ${fmtMap(statuses)}`],
       [`${o.timeouts} timeouts: round trip`, `${describe(summarize(timeoutMs), 'ms')}; ${fmtMap(timeoutStatuses)}`],

@@ -140,11 +140,14 @@ async function main(): Promise<void> {
       warnings: [...warnings, ...storeWarnings, ...(store.isWritable ? [] : [notWritableWarning(store.lastError)])],
       cgroup: { enabled: layers.cgroups !== null, path: layers.cgroups?.parentDir ?? null, kind: layers.cgroups?.kind ?? null, join: layers.cgroups?.join?.how ?? null },
       ownership,
+      nextJob: runner.nextJob(),
       store: store.status(runner.unsavedCount),
       limits,
     }),
   });
 
+  // The first job's launch (its cgroup, its reaper waiting in it) before the first request.
+  runner.prepareNext();
   await listenPrivately(() => app.listen({ path: config.socketPath }), config.socketPath, config.socketGid);
   log.info(
     {

@@ -13,8 +13,8 @@ import { pruneImages } from './images-retention.ts';
 import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
+import { WarmStart } from './job/launch.ts';
 import { jobLimitsOf } from './job/limits.ts';
-import { newJobId } from './ownership/marker.ts';
 import { asInterrupted, type JobStore } from './store/jobs.ts';
 
 /** How many finished jobs /status lists. */
@@ -46,12 +46,16 @@ export class JobRunner {
   private readonly jobDeps: JobDeps;
   private readonly store: JobStore;
   private readonly onJobFinished: (view: JobView) => void;
+  /** The next job's launch, made ahead of its request (job/launch.ts). */
+  private readonly launches: WarmStart;
+  private prepares = false;
 
   constructor(deps: RunnerDeps) {
     const { store, onJobFinished, ...jobDeps } = deps;
     this.store = store;
     this.onJobFinished = onJobFinished ?? (() => undefined);
     this.previousEndMs = store.lastEndedAtMs();
+    this.launches = new WarmStart(jobDeps);
     this.jobDeps = {
       ...jobDeps,
       imagesOf: (startedAtMs, endedAtMs) => this.imagesOf(startedAtMs, endedAtMs),
@@ -106,14 +110,20 @@ export class JobRunner {
     }
     this.store.reopen();
     this.flushUnsaved();
-    const job = new Job(newJobId(), request, this.jobDeps, limits);
+    const launch = this.launches.take();
+    const job = new Job(launch.jobId, request, this.jobDeps, limits);
     // Recorded before anything runs: a job the store cannot hold does not start.
-    this.store.insertStarted(job.summary());
+    try {
+      this.store.insertStarted(job.summary());
+    } catch (err) {
+      this.launches.putBack(launch);
+      throw err;
+    }
     this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
     this.current = job;
     // Registered before any waiter's: the record is written before a waiter is woken.
     void job.finished.then(() => this.onFinished(job));
-    job.start();
+    job.start(launch);
     this.flushEventsEvery(job);
     return { view: job.view(), created: true };
   }
@@ -161,10 +171,24 @@ export class JobRunner {
     return job.view();
   }
 
+  /** Make the next job's launch now, so that its request does not wait for it (main.ts
+   *  calls this once the start-up sweep is done; the runner again after each job). */
+  prepareNext(): void {
+    this.prepares = true;
+    if (!this.shuttingDown && this.current === null) this.launches.prepare();
+  }
+
+  /** The next job's launch (/status). */
+  nextJob(): { prepared: boolean; reaperPid: number | null } {
+    return this.launches.status();
+  }
+
   /** Refuse new jobs, end the running one with reason `shutdown`, wait until it is gone. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
+    const closed = this.launches.close();
     if (this.current !== null) await this.current.stop('shutdown');
+    await closed;
     this.store.reopen(Number.MAX_SAFE_INTEGER);
     this.flushUnsaved();
     if (this.unsaved.size > 0) {
@@ -242,8 +266,12 @@ export class JobRunner {
     const { imagesDir, imagesRetention } = this.jobDeps.config;
     void pruneImages(imagesDir, imagesRetention, this.jobDeps.log, this.folderAtEnd ?? undefined);
     this.folderAtEnd = null;
-    // After the waiters have their answer.
-    setImmediate(() => this.maintain());
+    // After the waiters have their answer; the next job's launch only where the runner was
+    // asked to prepare one (prepareNext) before.
+    setImmediate(() => {
+      this.maintain();
+      if (this.prepares) this.prepareNext();
+    });
   }
 
   private save(entry: Unsaved): boolean {

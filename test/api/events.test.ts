@@ -222,7 +222,7 @@ void test('cancel during a tool call with setsid children: 0 survivors, the wait
   const events = await openSse(s.port, `/jobs/${jobId}/events`);
 
   const cancel = await request(s.port, { method: 'POST', path: `/jobs/${jobId}/cancel` });
-  assert.equal(markedPids(s.sup.instanceTag).length, 0, 'the whole tree is gone once cancel answers');
+  assert.equal(markedPids(s.sup.instanceTag, jobId).length, 0, 'the whole tree is gone once cancel answers');
   assert.equal(cancel.statusCode, 409, cancel.text);
   const final = cancel.json();
   assert.equal(final.error, 'cancelled');

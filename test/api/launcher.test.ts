@@ -121,7 +121,8 @@ void test('npm start: both up, /health and POST /command work; SIGTERM to the gr
     body: JSON.stringify({ text: JSON.stringify({ stdout: 'working on it\n', sleepMs: 60_000 }) }),
   });
   const tag = instanceTagFor(l.socketPath);
-  await waitFor(() => markedPids(tag).length > 0, { message: 'the job to run' });
+  // Its CLI runs (the first command's was the first spawn; the next job's reaper waits from the start).
+  await waitFor(() => l.logs.filter((x) => x.msg === 'spawn').length === 2, { message: 'the job to run' });
   const signalledAt = Date.now();
   process.kill(-l.child.pid!, 'SIGTERM');
   const res = await pending;
@@ -166,7 +167,7 @@ void test('npm start: when the launcher itself is SIGKILLed, the API and the sup
     body: JSON.stringify({ text: JSON.stringify({ sleepMs: 60_000 }) }),
   }).catch((err: Error) => err);
   const tag = instanceTagFor(l.socketPath);
-  await waitFor(() => markedPids(tag).length > 0, { message: 'the job to run' });
+  await waitFor(() => l.logs.some((x) => x.msg === 'spawn'), { message: 'the job to run' });
   const killedAt = Date.now();
   l.child.kill('SIGKILL');
   await waitFor(() => !pidAlive(apiPid) && !pidAlive(supPid) && markedPids(tag).length === 0, {

@@ -66,7 +66,7 @@ void test('SIGTERM mid-job to the API and the supervisor: 503 shutting_down with
   const api = await startApi(t, sup);
   const pending = post(api.port, JSON.stringify({ stdout: 'half an answer\n', sleepMs: 30_000 }));
   const jobId = await runningJobId(api.port);
-  assert.ok(markedPids(sup.instanceTag).length > 0, 'the job runs');
+  assert.ok(markedPids(sup.instanceTag, jobId).length > 0, 'the job runs');
   api.child.kill('SIGTERM');
   sup.child.kill('SIGTERM');
   const res = await pending;

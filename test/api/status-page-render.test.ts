@@ -75,6 +75,7 @@ function hostileStatus(): SupervisorStatus {
     warnings: [`warning ${EVIL}`],
     cgroup: { enabled: true, path: `/sys/fs/cgroup/${EVIL}`, kind: 'v2' },
     ownership: { agentUid: 1001, subreaper: true, cgroup: 'v2', environ: true, contained: true },
+    nextJob: { prepared: true, reaperPid: 4242 },
     store: { path: `/data/${EVIL}`, writable: false, error: `disk ${EVIL}`, jobs: 2, bytes: 1000, unsaved: 1, maxJobs: 100, maxAgeDays: 7 },
     limits: { timeoutMs: 300_000, memoryLimitBytes: 2 ** 31, maxOutputBytes: 10 << 20, killGraceMs: 5000, interruptGraceMs: 2000, sampleIntervalMs: 1000, maxTurns: null, maxBudgetUsd: 1.5 },
     job,

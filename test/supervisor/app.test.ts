@@ -46,6 +46,7 @@ async function makeApp(t: TestContext, claudeBin = fixture('cli-echo.mjs')) {
       warnings: [],
       cgroup: { enabled: false, path: null },
       ownership: ownershipStatus(layers),
+      nextJob: runner.nextJob(),
       store: store.status(runner.unsavedCount),
       limits: { timeoutMs: 1, memoryLimitBytes: 1, maxOutputBytes: 1, killGraceMs: 1, interruptGraceMs: 1, sampleIntervalMs: 1, maxTurns: null, maxBudgetUsd: null },
     }),

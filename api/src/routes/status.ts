@@ -37,7 +37,7 @@ export function statusBody(input: StatusInput) {
     api: { ...input.api, metrics: input.api.metrics ?? null },
     supervisor:
       s === null
-        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null, store: null }
+        ? { reachable: false, pid: null, pid1: null, uptimeMs: null, version: null, shuttingDown: null, warnings: [], zombies: null, cgroup: null, ownership: null, nextJob: null, store: null }
         : {
             reachable: true,
             pid: s.pid,
@@ -49,6 +49,7 @@ export function statusBody(input: StatusInput) {
             zombies: s.zombies,
             cgroup: s.cgroup,
             ownership: s.ownership,
+            nextJob: s.nextJob,
             store: s.store,
           },
     job:

@@ -1,7 +1,9 @@
 // The CLI as the job sees it: an argv (no shell) in its own session, the agent user's
 // identity, the prompt on stdin, stdout and stderr, and one end. Where the per-job reaper
 // works (ownership/layers.ts) the CLI is started through it, so that nothing the agent
-// orphans can leave the job's tree; else the CLI is spawned directly.
+// orphans can leave the job's tree: a job's reaper is started ahead of its request and
+// adopted here once it runs the CLI (warm-cli.ts); the start-up probes spawn one with its
+// arguments. Else the CLI is spawned directly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { readStat } from '../proc.ts';
@@ -42,6 +44,13 @@ export interface CliListener {
   warning(message: string): void;
 }
 
+/** A reaper started ahead of its job (warm-cli.ts), now running the CLI. */
+export interface AdoptedReaper {
+  child: ChildProcess;
+  reaper: ProcRef | null;
+  bin: string;
+}
+
 /** How long release() waits for the reaper to exit. */
 const RELEASE_WAIT_MS = 2000;
 
@@ -64,33 +73,15 @@ export class CliProcess {
   private failed = false;
 
   constructor(
-    options: CliSpawnOptions,
+    launch: CliSpawnOptions | AdoptedReaper,
     private readonly listener: CliListener,
   ) {
-    const { agentUser } = options;
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
-    const viaReaper = options.reaperBin !== null;
-    // detached: its own session, so a signal to the supervisor's process group (Ctrl-C,
-    // an init signalling the group) never reaches the job behind our back.
-    this.child = viaReaper
-      ? spawn(
-          options.reaperBin!,
-          reaperArgs({
-            tag: options.tag,
-            program: options.bin,
-            args: options.args,
-            cgroupDir: options.cgroupDir,
-            ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
-          }),
-          { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] },
-        )
-      : spawn(options.bin, options.args, {
-          cwd: options.cwd,
-          env: options.env,
-          detached: true,
-          stdio: ['pipe', 'pipe', 'pipe'],
-          ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
-        });
+    const adopted = 'child' in launch ? launch : null;
+    const options = adopted === null ? (launch as CliSpawnOptions) : null;
+    const bin = adopted?.bin ?? options!.bin;
+    const viaReaper = adopted !== null || options!.reaperBin !== null;
+    this.child = adopted?.child ?? spawnCli(options!);
     this.stdin = this.child.stdin!;
     this.stdout = this.child.stdout!;
     this.stderr = this.child.stderr!;
@@ -99,14 +90,13 @@ export class CliProcess {
       this.child.once('error', () => resolve());
     });
     const spawned = this.child.pid;
-    const stat = spawned === undefined ? null : readStat(spawned);
-    this.reaper = viaReaper && stat !== null ? { pid: stat.pid, startTime: stat.startTime } : null;
+    this.reaper = adopted !== null ? adopted.reaper : viaReaper ? reaperRef(spawned) : null;
     this.control = viaReaper ? (this.child.stdio[4] as Writable) : null;
     this.control?.on('error', () => undefined); // the reaper is gone: nothing to release
 
     // ENOENT, EACCES... of what we spawn arrive asynchronously, as 'error'.
     this.child.once('error', (err) => this.fail(err));
-    if (viaReaper) this.readReaper(this.child.stdio[3] as Readable, options.bin);
+    if (viaReaper) this.readReaper(this.child.stdio[3] as Readable, bin);
     else if (spawned !== undefined) {
       this.pid = spawned;
       queueMicrotask(() => listener.started(spawned));
@@ -188,4 +178,37 @@ export class CliProcess {
     this.resolveEnded();
     this.listener.ended(end);
   }
+}
+
+/** Spawn the CLI, through the reaper (its arguments on the command line) or directly.
+ *  detached: its own session, so a signal to the supervisor's process group (Ctrl-C, an
+ *  init signalling the group) never reaches the job behind our back. */
+function spawnCli(options: CliSpawnOptions): ChildProcess {
+  const { agentUser } = options;
+  if (options.reaperBin === null) {
+    return spawn(options.bin, options.args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
+    });
+  }
+  return spawn(
+    options.reaperBin,
+    reaperArgs({
+      tag: options.tag,
+      program: options.bin,
+      args: options.args,
+      cgroupDir: options.cgroupDir,
+      ...(agentUser !== null ? { uid: agentUser.uid, gid: agentUser.gid } : {}),
+    }),
+    { cwd: options.cwd, env: options.env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] },
+  );
+}
+
+/** The spawned reaper as the tree knows it (its start time guards against pid reuse). */
+export function reaperRef(pid: number | undefined): ProcRef | null {
+  const stat = pid === undefined ? null : readStat(pid);
+  return stat === null ? null : { pid: stat.pid, startTime: stat.startTime };
 }

@@ -13,22 +13,22 @@ import type { Env } from '../../../common/env.ts';
 import type { ImageFile } from '../../../common/image-files.ts';
 import type { JobReason, JobSummary, JobView, StartJobRequest } from '../../../common/protocol.ts';
 import { buildCliArgs } from '../claude/cli-args.ts';
-import { buildChildEnv, cliEnv } from '../claude/cli-env.ts';
 import type { SupervisorConfig } from '../config.ts';
 import { decide, INITIAL_STATE, type LifecycleEvent, type LifecycleState } from '../lifecycle.ts';
-import { JobCgroup } from '../ownership/cgroup.ts';
+import type { JobCgroup } from '../ownership/cgroup.ts';
 import type { OwnershipLayers } from '../ownership/layers.ts';
-import { jobMarkerEntry, markerValue } from '../ownership/marker.ts';
+import { jobMarkerEntry } from '../ownership/marker.ts';
 import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
 import { ProcessTree } from '../ownership/tree.ts';
 import { CliInput } from './cli-input.ts';
-import { CliProcess, type CliEnd } from './cli-process.ts';
+import { CliProcess, type CliEnd, type CliListener } from './cli-process.ts';
 import type { JobEventLog } from './event-log.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { interruptCli, withTimeout } from './interrupt.ts';
 import { JobOutput } from './job-output.ts';
+import type { JobLaunch } from './launch.ts';
 import type { JobLimits } from './limits.ts';
-import { failureOf, memoryBackstopBytes, peakBytes } from './outcome.ts';
+import { failureOf, peakBytes } from './outcome.ts';
 import { exceedsCeiling, nextSampleDelayMs, UsageMeter } from './usage.ts';
 import { summaryOf, viewOf } from './view.ts';
 
@@ -159,35 +159,26 @@ export class Job {
     return this.final;
   }
 
-  /** Spawn the CLI (through the job's reaper where there is one) and arm the timers. */
-  start(): void {
+  /** Run the CLI from its launch (launch.ts: through the job's reaper, waiting already,
+   *  where there is one) and arm the timers. */
+  start(launch: JobLaunch): void {
     const { config, log, layers } = this.deps;
-    const marker = markerValue(this.deps.instanceTag, this.id);
-    if (layers.cgroups !== null) {
-      this.cgroup = JobCgroup.create(layers.cgroups, `agent-cockpit-${marker.replace(':', '-')}`, memoryBackstopBytes(config.memoryLimitBytes));
-    }
+    this.cgroup = launch.cgroup;
     const request = this.request!;
     this.request = null;
+    const args = buildCliArgs(request, this.limits, { imagesDir: config.imagesDir });
+    const listener: CliListener = {
+      started: (pid) => this.cliStarted(pid),
+      spawnFailed: (err) => this.spawnFailed(err),
+      ended: (end) => this.cliEnded(end),
+      warning: (message) => log.warn({ jobId: this.id }, message),
+    };
     let cli: CliProcess;
     try {
-      cli = new CliProcess(
-        {
-          bin: config.claudeBin,
-          args: buildCliArgs(request, this.limits, { imagesDir: config.imagesDir }),
-          cwd: config.workspaceDir,
-          env: cliEnv(buildChildEnv(this.deps.env, config.agentUser, marker, config.agentEnv)),
-          agentUser: config.agentUser,
-          reaperBin: layers.reaperBin,
-          tag: marker,
-          ...(this.cgroup !== null && layers.reaperBin !== null ? { cgroupDir: this.cgroup.dir } : {}),
-        },
-        {
-          started: (pid) => this.cliStarted(pid),
-          spawnFailed: (err) => this.spawnFailed(err),
-          ended: (end) => this.cliEnded(end),
-          warning: (message) => log.warn({ jobId: this.id }, message),
-        },
-      );
+      cli =
+        launch.warm !== null
+          ? launch.warm.run(args, listener)
+          : new CliProcess({ bin: config.claudeBin, args, cwd: config.workspaceDir, env: launch.env, agentUser: config.agentUser, reaperBin: null, tag: launch.marker }, listener);
     } catch (err) {
       this.spawnFailed(err as Error);
       return;

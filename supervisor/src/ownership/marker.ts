@@ -26,7 +26,8 @@ export function instanceMarkerPrefix(instanceTag: string): Buffer {
   return Buffer.from(`${MARKER_VAR}=${instanceTag}:`);
 }
 
-/** Short, sortable, unguessable enough to not collide: time in base 36 + 4 random bytes. */
+/** Short, sortable, unguessable enough to not collide: time in base 36 + 4 random bytes.
+ *  The time is when the job's launch was made (job/launch.ts), ahead of its request. */
 export function newJobId(now = Date.now()): string {
   return `${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
