@@ -1,7 +1,7 @@
 // Readers of /proc for the figures the bench reports: resident memory, CPU time, open
 // file descriptors, zombies and processes. Linux only, synchronous (each read is a few
 // microseconds, and a sampler that awaits would measure the event loop, not the process).
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { listPids } from '../../supervisor/src/proc.ts';
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build in practice.
@@ -108,8 +108,20 @@ export function commandLine(pid: number): string {
   }
 }
 
+/** Open fds of a process, without the /proc/PID/stat descriptors the supervisor keeps for its
+ *  scans (supervisor/src/proc-table.ts: one per process on the machine, closed as they go). */
 export function countFds(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      // closed meanwhile
+    }
+    if (!/^\/proc\/\d+\/stat$/.test(target)) n += 1;
+  }
+  return n;
 }
 
 // The supervisor's own /proc listing: the bench counts processes the way it does.

@@ -109,7 +109,7 @@ export async function benchEndurance(o: EnduranceOptions): Promise<Section> {
   const rssOk = (growth: number, base: number): boolean => growth <= Math.max(10, base * 0.15);
   const fmtMap = (m: Map<number, number>): string => [...m].map(([k, v]) => `${v} x HTTP ${k}`).join(', ');
   const table = [
-    '| Point | supervisor RSS MiB | API RSS MiB | supervisor fds | API fds | descendants | zombies | leftover marked processes | the next job\'s, waiting |',
+    '| Point | supervisor RSS MiB | API RSS MiB | supervisor fds (without its kept /proc/PID/stat) | API fds | descendants | zombies | leftover marked processes | the next job\'s, waiting |',
     '|---|---|---|---|---|---|---|---|---|',
     ...snapshots.map(
       (s) => `| ${s.label} | ${fmt(s.supRssMiB, 1)} | ${fmt(s.apiRssMiB, 1)} | ${s.supFds} | ${s.apiFds} | ${s.descendants} | ${s.zombies} | ${s.leftovers} | ${s.waiting} |`,

@@ -1,10 +1,13 @@
 // Process-tree discovery from /proc with real processes: descendants, marked escapees,
-// the PID-reuse guard, and what a scan costs.
+// the PID-reuse guard, the kept /proc descriptors, and what a scan costs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { jobMarkerEntry, markerValue, MARKER_VAR } from '../../supervisor/src/ownership/marker.ts';
-import { readStat } from '../../supervisor/src/proc.ts';
+import { listPids, readStat } from '../../supervisor/src/proc.ts';
+import { ProcTable } from '../../supervisor/src/proc-table.ts';
 import { UsageMeter } from '../../supervisor/src/job/usage.ts';
 import { signalProcess, terminateTree } from '../../supervisor/src/ownership/terminate.ts';
 import { ProcessTree } from '../../supervisor/src/ownership/tree.ts';
@@ -58,4 +61,70 @@ void test('sampling a 100-process tree costs well under 1% of a core at one samp
   const perSampleMs = (used.user + used.system) / 1000 / rounds;
   console.log(`one sample of a 101-process tree: ${perSampleMs.toFixed(2)} ms of CPU (${(perSampleMs / 10).toFixed(2)}% of a core at 1/s)`);
   assert.ok(perSampleMs < 10, `${perSampleMs} ms per sample`);
+});
+
+/** This process's open descriptors on /proc/PID/stat of `pid`. */
+function statFdsOf(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === `/proc/${pid}/stat`) n += 1;
+    } catch {
+      // the readdir's own descriptor, closed by now
+    }
+  }
+  return n;
+}
+
+void test('a kept /proc/PID/stat descriptor reads as gone once its process is reaped, never as the next holder of the pid', async () => {
+  // The kernel fact the table's identity rests on: the descriptor names the process.
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const fd = openSync(`/proc/${child.pid}/stat`, 'r');
+  try {
+    assert.ok(readSync(fd, Buffer.alloc(4096), 0, 4096, 0) > 0);
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await waitFor(() => readStat(child.pid!) === null, { message: 'reaped' });
+    assert.throws(() => readSync(fd, Buffer.alloc(4096), 0, 4096, 0), { code: 'ESRCH' });
+  } finally {
+    closeSync(fd);
+  }
+});
+
+void test('the process table keeps one descriptor per process, reads through it, and closes it when the process goes', async (t) => {
+  const table = new ProcTable();
+  t.after(() => table.close());
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  await waitFor(() => readStat(child.pid!));
+  const first = table.scan().find((s) => s.pid === child.pid);
+  assert.equal(first?.startTime, readStat(child.pid!)?.startTime);
+  assert.equal(statFdsOf(child.pid!), 1, 'one kept descriptor');
+  // Read again through the kept one: the same process, its state current.
+  process.kill(child.pid!, 'SIGSTOP');
+  await waitFor(() => table.scan().find((s) => s.pid === child.pid)?.state === 'T', { message: 'stopped, seen through the kept descriptor' });
+  assert.equal(statFdsOf(child.pid!), 1, 'still one descriptor');
+  assert.ok(table.keptCount >= listPids().length - 5, `about one per process (${table.keptCount})`);
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  await waitFor(() => readStat(child.pid!) === null, { message: 'reaped' });
+  assert.equal(table.scan().some((s) => s.pid === child.pid), false);
+  assert.equal(statFdsOf(child.pid!), 0, 'its descriptor closed');
+});
+
+void test('past its limit the table reads processes the plain way, and finds them all the same', () => {
+  const limited = new ProcTable(3);
+  const all = new ProcTable();
+  try {
+    const a = new Set(limited.scan().map((s) => s.pid));
+    const b = new Set(all.scan().map((s) => s.pid));
+    assert.equal(limited.keptCount, 3);
+    assert.ok(a.has(process.pid) && b.has(process.pid));
+    // Processes come and go on a shared machine: the two lists agree but for those.
+    const differ = [...a].filter((p) => !b.has(p)).length + [...b].filter((p) => !a.has(p)).length;
+    assert.ok(differ <= 4, `scans agree (${differ} differ)`);
+  } finally {
+    limited.close();
+    all.close();
+  }
 });

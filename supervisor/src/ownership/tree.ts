@@ -7,7 +7,8 @@
 //   - every process carrying the job's environment marker, where environ is readable;
 //   - every member of the job's cgroup.
 // Processes are identified by (pid, start time), so a recycled PID is never a member.
-import { environHas, listPids, readEnviron, readStat, readUids, type ProcStat } from '../proc.ts';
+import { environHas, readEnviron, readStat, readUids, type ProcStat } from '../proc.ts';
+import { procTable } from '../proc-table.ts';
 
 /** A process as first seen: a pid alone is not an identity. */
 export interface ProcRef {
@@ -31,6 +32,8 @@ export interface TreeOptions {
   notBefore?: number;
   /** Never a member: the supervisor itself. */
   selfPid?: number;
+  /** Where a scan reads the process table (default: the supervisor's kept descriptors). */
+  table?: { scan(): ProcStat[] };
 }
 
 export class ProcessTree {
@@ -68,10 +71,9 @@ export class ProcessTree {
   scan(): ProcStat[] {
     const stats = new Map<number, ProcStat>();
     const children = new Map<number, number[]>();
-    for (const pid of listPids()) {
+    for (const s of (this.options.table ?? procTable).scan()) {
+      const { pid } = s;
       if (pid === this.selfPid || pid === 1) continue;
-      const s = readStat(pid);
-      if (s === null) continue;
       stats.set(pid, s);
       const list = children.get(s.ppid);
       if (list === undefined) children.set(s.ppid, [pid]);
