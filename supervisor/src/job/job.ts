@@ -392,8 +392,10 @@ export class Job {
     // The CLI is dead; its exit status and the last of its output arrive momentarily.
     await withTimeout(Promise.all([this.cli?.ended, this.streamsEnded]), DRAIN_MS);
     this.cli?.destroyStreams();
-    // The tree is gone: the reaper may go (it kills anything still below it).
-    await this.cli?.release();
+    // The tree is gone: the reaper may go (it kills anything still below it). It exits while
+    // the rest is done: it is not in the job's cgroup (only the CLI joined), so the group
+    // can go first, and the images folder is read meanwhile.
+    const released = this.cli?.release();
     const stream = this.output.end();
     if (r.pid !== null) r.text = this.output.liveText();
     this.output.release();
@@ -411,7 +413,7 @@ export class Job {
     r.peakRssBytes = peakBytes(r.peakRssBytes, this.cgroup?.peakBytes() ?? null);
     if (this.cgroup !== null && !(await this.cgroup.remove())) log.warn({ jobId: this.id }, 'could not remove the job cgroup');
     r.endedAtMs = Date.now();
-    r.images = await this.deps.imagesOf(this.startedAtMs, r.endedAtMs);
+    [r.images] = await Promise.all([this.deps.imagesOf(this.startedAtMs, r.endedAtMs), released]);
     this.recorder.finalImages(r.images);
     log.info(
       {
