@@ -37,6 +37,8 @@ interface Unsaved {
 
 export class JobRunner {
   private current: Job | null = null;
+  /** Jobs not yet settled (running, or finished with their record on its way to disk). */
+  private readonly settling = new Map<string, Promise<void>>();
   /** Finished jobs the store could not take yet, by id: answered from here, written when it can. */
   private readonly unsaved = new Map<string, Unsaved>();
   private shuttingDown = false;
@@ -121,8 +123,12 @@ export class JobRunner {
     }
     this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
     this.current = job;
-    // Registered before any waiter's: the record is written before a waiter is woken.
-    void job.finished.then(() => this.onFinished(job));
+    // Waiters wait for this, not for the job's end: the record is on disk before they are woken.
+    const settled = job.finished
+      .then(() => this.onFinished(job))
+      .catch((err: unknown) => this.jobDeps.log.error({ jobId: job.id, err }, 'error'));
+    this.settling.set(job.id, settled);
+    void settled.finally(() => this.settling.delete(job.id));
     job.start(launch);
     this.flushEventsEvery(job);
     return { view: job.view(), created: true };
@@ -144,14 +150,16 @@ export class JobRunner {
     return storedLog(this.store.eventsOf(id), view);
   }
 
-  /** Resolves with the job once it has finished, or as it is after timeoutMs / on abort. */
+  /** Resolves with the job once it has finished and its record is on disk, or as it is
+   *  after timeoutMs / on abort. */
   async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView> {
     const job = this.current?.id === id ? this.current : null;
-    if (job === null || timeoutMs <= 0) return this.get(id);
+    const settled = this.settling.get(id);
+    if (settled === undefined || timeoutMs <= 0) return this.get(id);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     await Promise.race([
-      job.finished,
+      settled,
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
         onAbort = resolve;
@@ -160,7 +168,8 @@ export class JobRunner {
     ]);
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
-    return job.view();
+    // The job itself where it is still at hand (its text without a read of the store).
+    return job !== null ? job.view() : this.get(id);
   }
 
   /** End a running job with reason `cancelled`; resolves once it has finished. */
@@ -168,6 +177,7 @@ export class JobRunner {
     const job = this.current?.id === id ? this.current : null;
     if (job === null) return this.get(id);
     await job.stop('cancelled');
+    await this.settling.get(id);
     return job.view();
   }
 
@@ -188,7 +198,7 @@ export class JobRunner {
     this.shuttingDown = true;
     const closed = this.launches.close();
     if (this.current !== null) await this.current.stop('shutdown');
-    await closed;
+    await Promise.all([closed, ...this.settling.values()]);
     this.store.reopen(Number.MAX_SAFE_INTEGER);
     this.flushUnsaved();
     if (this.unsaved.size > 0) {
@@ -253,9 +263,10 @@ export class JobRunner {
     void job.finished.then(() => clearInterval(timer));
   }
 
-  private onFinished(job: Job): void {
+  /** Record the finished job; resolves once the record is on disk (or could not be). */
+  private async onFinished(job: Job): Promise<void> {
     const view = job.view();
-    this.save({ view, events: job.events.toJson() });
+    const synced = this.save({ view, events: job.events.toJson() });
     if (this.current === job) this.current = null;
     this.onJobFinished(view);
     // After the record: a subscriber told `end` finds the job in the store.
@@ -266,6 +277,9 @@ export class JobRunner {
     const { imagesDir, imagesRetention } = this.jobDeps.config;
     void pruneImages(imagesDir, imagesRetention, this.jobDeps.log, this.folderAtEnd ?? undefined);
     this.folderAtEnd = null;
+    if (synced !== null && !(await synced)) {
+      this.jobDeps.log.error({ jobId: view.id, err: this.store.lastError }, 'the finished job is recorded but not synced to disk: a power loss may lose it');
+    }
     // After the waiters have their answer; the next job's launch only where the runner was
     // asked to prepare one (prepareNext) before.
     setImmediate(() => {
@@ -274,12 +288,14 @@ export class JobRunner {
     });
   }
 
-  private save(entry: Unsaved): boolean {
+  /** Write the record: null when the store could not take it (kept in memory), else
+   *  whether it reached the disk. */
+  private save(entry: Unsaved): Promise<boolean> | null {
     const { view } = entry;
     try {
-      this.store.saveFinished(view, entry.events);
+      const synced = this.store.saveFinished(view, entry.events);
       this.unsaved.delete(view.id);
-      return true;
+      return synced;
     } catch (err) {
       if (!(err instanceof StoreUnavailable)) throw err;
       if (!this.unsaved.has(view.id)) {
@@ -291,11 +307,11 @@ export class JobRunner {
         this.unsaved.delete(oldest);
         this.jobDeps.log.error({ jobId: oldest }, 'dropped an unsaved finished job (too many unsaved)');
       }
-      return false;
+      return null;
     }
   }
 
   private flushUnsaved(): void {
-    for (const entry of [...this.unsaved.values()]) if (!this.save(entry)) return;
+    for (const entry of [...this.unsaved.values()]) if (this.save(entry) === null) return;
   }
 }

@@ -233,3 +233,22 @@ void test('a schema 1 store (before events) opens as schema 2: its jobs intact, 
   t.after(() => check.close());
   assert.deepEqual(check.prepare('PRAGMA user_version').raw().get(), [2]);
 });
+
+void test('a final record is committed at once and resolves once its log is synced to disk (never rejects)', async (t) => {
+  const dir = await dataDir(t);
+  const store = openStore(t, dir);
+  const s = summary('job-sync');
+  store.insertStarted(s);
+  const synced = store.saveFinished(finished(s, 'kept'));
+  // Committed before the sync: another connection reads it at once.
+  const reader = new JobStore(dir, RETENTION);
+  reader.open();
+  t.after(() => reader.close());
+  assert.equal(reader.byId('job-sync')?.text, 'kept');
+  assert.equal(await synced, true);
+  const memory = new JobStore(':memory:', RETENTION);
+  memory.open();
+  t.after(() => memory.close());
+  memory.insertStarted(summary('job-mem'));
+  assert.equal(await memory.saveFinished(finished(summary('job-mem'), 'x')), true);
+});

@@ -9,6 +9,7 @@ import { StoreUnavailable } from '../errors.ts';
 import { reasonMessage } from '../job/outcome.ts';
 import type Database from 'libsql';
 import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } from './db.ts';
+import { LogSync } from './log-sync.ts';
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -61,6 +62,8 @@ export class JobStore {
   private error: string | null = null;
   private count = 0;
   private lastOpenMs = 0;
+  /** Syncs the write-ahead log after a final commit; null: commits are FULL. */
+  private logSync: LogSync | null = null;
   /** Prepared once per connection (libsql's close() leaves them to the GC). */
   private readonly statements = new Map<string, Statement>();
 
@@ -77,6 +80,13 @@ export class JobStore {
     this.db = opened.db;
     this.writable = opened.writable;
     this.error = opened.error;
+    if (opened.writable && this.dataDir !== MEMORY_STORE) {
+      try {
+        this.logSync = new LogSync(`${this.path}-wal`);
+      } catch {
+        this.logSync = null; // no log to sync (not in WAL mode): final commits stay FULL
+      }
+    }
     try {
       this.count = this.db === null ? 0 : Number(this.column('SELECT count(*) FROM jobs'));
     } catch {
@@ -120,6 +130,8 @@ export class JobStore {
   }
 
   close(): void {
+    this.logSync?.close();
+    this.logSync = null;
     this.statements.clear();
     this.db?.close();
     this.db = null;
@@ -135,27 +147,28 @@ export class JobStore {
    * the job's processes too, and its caller sees its connection drop.
    */
   insertStarted(summary: JobSummary): void {
-    this.write(() => {
-      const db = this.db!;
-      db.pragma('synchronous = NORMAL');
-      try {
+    this.write(() =>
+      this.unsynced(() =>
         this.stmt('INSERT INTO jobs (id, idempotency_key, state, started_at, summary) VALUES (?, ?, ?, ?, ?)').run(
           summary.id,
           summary.idempotencyKey,
           'running',
           Date.parse(summary.startedAt),
           summaryJson(summary),
-        );
-      } finally {
-        db.pragma('synchronous = FULL');
-      }
-    });
+        ),
+      ),
+    );
     this.count += 1;
   }
 
-  /** Write a finished job's final record and its events (a JSON array). Throws StoreUnavailable when it cannot. */
-  saveFinished(view: JobView, eventsJson: string | null = null): void {
-    this.write(() => {
+  /**
+   * Write a finished job's final record and its events (a JSON array). Throws
+   * StoreUnavailable when it cannot. Committed at once, synced to disk off the event loop
+   * (log-sync.ts; as durable as a FULL commit): resolves true once it is on disk, false
+   * when the sync failed (committed: a crash keeps it, a power loss may not). Never rejects.
+   */
+  saveFinished(view: JobView, eventsJson: string | null = null): Promise<boolean> {
+    const update = (): unknown =>
       this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ?, events = ? WHERE id = ?").run(
         view.endedAt === null ? Date.now() : Date.parse(view.endedAt),
         summaryJson(view),
@@ -164,7 +177,19 @@ export class JobStore {
         eventsJson,
         view.id,
       );
-    });
+    const log = this.logSync;
+    if (log === null) {
+      this.write(update); // FULL: SQLite syncs it
+      return Promise.resolve(true);
+    }
+    this.write(() => this.unsynced(update));
+    return log.sync().then(
+      () => true,
+      (err: unknown) => {
+        this.error = `syncing the job store's log: ${errorText(err)}`;
+        return false;
+      },
+    );
   }
 
   /**
@@ -232,7 +257,7 @@ export class JobStore {
     for (const [raw, events] of rows) {
       const interrupted = asInterrupted(JSON.parse(raw) as JobSummary, nowMs);
       // Its events as last written while it ran (saveEvents) stay its events.
-      this.saveFinished({ ...interrupted, text: null, stderrTail: '' }, events);
+      void this.saveFinished({ ...interrupted, text: null, stderrTail: '' }, events);
       done.push(interrupted);
     }
     return done;
@@ -301,6 +326,17 @@ export class JobStore {
       maxJobs: this.retention.maxJobs,
       maxAgeDays: Math.round(this.retention.maxAgeMs / 86_400_000),
     };
+  }
+
+  /** One commit without SQLite's fsync (synchronous NORMAL), for the callers above. */
+  private unsynced(fn: () => unknown): void {
+    const db = this.db!;
+    db.pragma('synchronous = NORMAL');
+    try {
+      fn();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
   }
 
   /** The first column of the first row. */
