@@ -83,6 +83,14 @@ export const MAX_LOOKUP_IDS = 100;
 /** Longest a single `wait` call holds the connection before answering the job as it is. */
 export const MAX_WAIT_MS = 60_000;
 
+/**
+ * `POST /jobs?waitMs=N` starts the job and waits for its end in the same call: the status
+ * line and headers go out as soon as the job is recorded and started (this header names
+ * it), the body (its `JobView`) once it has finished or after min(N, MAX_WAIT_MS) ms. One
+ * request per command instead of a start and a long poll.
+ */
+export const JOB_ID_HEADER = 'x-job-id';
+
 // ---- Shapes (Fastify validates requests and serializes responses with these) ----
 
 export const startJobRequestSchema = Type.Object(

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { StreamedEvent } from '../../common/events.ts';
 import {
+  JOB_ID_HEADER,
   MAX_LOOKUP_IDS,
   MAX_WAIT_MS,
   ROUTES,
@@ -87,6 +88,12 @@ interface CallOptions {
   fresh?: boolean;
   /** The answer is text (the metrics), not JSON: resolve with it as it is. */
   text?: boolean;
+  /**
+   * A start that waits (POST /jobs?waitMs): a 2xx status line means the job runs.
+   * onStarted gets its id (JOB_ID_HEADER), the answer then has waitMs more, and only from
+   * then on does `signal` abort the call.
+   */
+  started?: { waitMs: number; onStarted: (jobId: string) => void };
 }
 
 /** A job's events as the supervisor streams them (GET /jobs/:id/events). */
@@ -158,7 +165,42 @@ export class SupervisorClient {
   startJob(request: Omit<StartJobRequest, 'deadlineMs'>): Promise<JobView> {
     const timeoutMs = this.timeoutMs + startAllowanceMs(request);
     const body: StartJobRequest = { ...request, deadlineMs: Date.now() + timeoutMs };
-    return this.call({ method: 'POST', path: '/jobs', body, answerTimeoutMs: timeoutMs + START_GRACE_MS }) as Promise<JobView>;
+    return this.call({ method: 'POST', path: ROUTES.jobs, body, answerTimeoutMs: timeoutMs + START_GRACE_MS }) as Promise<JobView>;
+  }
+
+  /**
+   * Start a job and wait for its end in the same call (`POST /jobs?waitMs`, one request
+   * per command where a start and a long poll were two). Resolves once the supervisor has
+   * started it, or found it by its key, under the same deadline as startJob; `end` then
+   * settles with the job once it has finished or after the wait slice (still running), and
+   * rejects as waitOnce does. `signal` ends the wait, never the start: a start in flight is
+   * answered, so its caller always learns the job's id.
+   */
+  startWaiting(request: Omit<StartJobRequest, 'deadlineMs'>, signal?: AbortSignal): Promise<{ jobId: string; end: Promise<JobView> }> {
+    const timeoutMs = this.timeoutMs + startAllowanceMs(request);
+    const body: StartJobRequest = { ...request, deadlineMs: Date.now() + timeoutMs };
+    return new Promise((resolve, reject) => {
+      let startedId: string | null = null;
+      const end = this.call({
+        method: 'POST',
+        path: `${ROUTES.jobs}?waitMs=${this.waitSliceMs}`,
+        body,
+        answerTimeoutMs: timeoutMs + START_GRACE_MS,
+        // A slice at most, then an answer: fresh, like every long poll.
+        fresh: true,
+        signal,
+        started: {
+          waitMs: this.waitSliceMs,
+          onStarted: (jobId) => {
+            startedId = jobId;
+            resolve({ jobId, end });
+          },
+        },
+      }) as Promise<JobView>;
+      end.catch((err: unknown) => {
+        if (startedId === null) reject(err);
+      });
+    });
   }
 
   /**
@@ -281,15 +323,19 @@ export class SupervisorClient {
   /**
    * Long-poll until the job is finished. A supervisor that goes away meanwhile is waited
    * for up to `reconnectMs` (a restarted one answers from its store: `interrupted`).
-   * Rejects with WaitAborted when `signal` fires.
+   * Rejects with WaitAborted when `signal` fires. `first`: the first slice, already asked
+   * for (startWaiting's `end`).
    */
-  async waitForEnd(id: string, signal?: AbortSignal): Promise<JobView> {
+  async waitForEnd(id: string, signal?: AbortSignal, first?: Promise<JobView>): Promise<JobView> {
     let unreachableSince: number | null = null;
+    let slice = first;
     for (;;) {
-      if (signal?.aborted === true) throw new WaitAborted();
+      if (signal?.aborted === true && slice === undefined) throw new WaitAborted();
       let view: JobView;
       try {
-        view = await this.waitOnce(id, this.waitSliceMs, signal);
+        const pending = slice ?? this.waitOnce(id, this.waitSliceMs, signal);
+        slice = undefined;
+        view = await pending;
       } catch (err) {
         if (!(err instanceof SupervisorUnavailable)) throw err;
         unreachableSince ??= Date.now();
@@ -304,7 +350,7 @@ export class SupervisorClient {
 
   private call(options: CallOptions): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      if (options.signal?.aborted === true) {
+      if (options.signal?.aborted === true && options.started === undefined) {
         reject(new WaitAborted());
         return;
       }
@@ -333,10 +379,13 @@ export class SupervisorClient {
       });
       const connectTimer = setTimeout(() => finish(new SupervisorUnavailable(`no connection within ${this.timeoutMs} ms`)), this.timeoutMs);
       let answerTimer: NodeJS.Timeout | undefined;
+      const answerWithin = (answerMs: number): void => {
+        clearTimeout(answerTimer);
+        answerTimer = setTimeout(() => finish(new SupervisorUnavailable(`no answer within ${answerMs} ms`)), answerMs);
+      };
       const onConnect = (): void => {
         clearTimeout(connectTimer);
-        const answerMs = options.answerTimeoutMs ?? this.timeoutMs;
-        answerTimer = setTimeout(() => finish(new SupervisorUnavailable(`no answer within ${answerMs} ms`)), answerMs);
+        answerWithin(options.answerTimeoutMs ?? this.timeoutMs);
       };
       req.on('socket', (socket) => {
         if (socket.connecting) socket.once('connect', onConnect);
@@ -344,6 +393,18 @@ export class SupervisorClient {
       });
       req.on('error', (err: NodeJS.ErrnoException) => finish(new SupervisorUnavailable(err.code ?? err.message)));
       req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (options.started !== undefined && status >= 200 && status < 300) {
+          const jobId = res.headers[JOB_ID_HEADER];
+          if (typeof jobId !== 'string') {
+            finish(new SupervisorUnavailable(`a started job without its ${JOB_ID_HEADER} header`));
+            return;
+          }
+          answerWithin(options.started.waitMs + this.timeoutMs);
+          options.started.onStarted(jobId);
+          if (options.signal?.aborted === true) finish(new WaitAborted());
+          else options.signal?.addEventListener('abort', onAbort, { once: true });
+        }
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('error', (err: NodeJS.ErrnoException) => finish(new SupervisorUnavailable(err.code ?? err.message)));
@@ -351,7 +412,6 @@ export class SupervisorClient {
           if (!res.complete) finish(new SupervisorUnavailable('connection closed mid-answer'));
         });
         res.on('end', () => {
-          const status = res.statusCode ?? 0;
           if (options.text === true && status >= 200 && status < 300) {
             finish(null, Buffer.concat(chunks).toString('utf8'));
             return;
@@ -370,7 +430,8 @@ export class SupervisorClient {
           finish(supervisorError(status, body));
         });
       });
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      // A start that waits is aborted only once it is known to have started (above).
+      if (options.started === undefined) options.signal?.addEventListener('abort', onAbort, { once: true });
       req.end(payload);
     });
   }

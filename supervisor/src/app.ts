@@ -6,6 +6,7 @@ import type { Logger } from '../../common/logger.ts';
 import {
   apiStartRequestSchema,
   apiStartResponseSchema,
+  JOB_ID_HEADER,
   JOB_ID_PATTERN,
   jobViewSchema,
   lookupRequestSchema,
@@ -51,6 +52,12 @@ const waitQuery = {
   type: 'object',
   additionalProperties: false,
   properties: { timeoutMs: { type: 'string', pattern: '^\\d{1,9}$' } },
+} as const;
+
+const startQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { waitMs: { type: 'string', pattern: '^\\d{1,9}$' } },
 } as const;
 
 const eventsQuery = {
@@ -115,12 +122,33 @@ export function build(deps: AppDeps) {
     async (request): Promise<ApiStartResponse> => ({ apiStarts: deps.starts.apiStarted(request.body.startId) }),
   );
 
-  app.post<{ Body: StartJobRequest }>(
+  app.post<{ Body: StartJobRequest; Querystring: { waitMs?: string } }>(
     ROUTES.jobs,
-    { schema: { body: startJobRequestSchema, response: { 200: jobViewSchema, 201: jobViewSchema } } },
+    { schema: { body: startJobRequestSchema, querystring: startQuery, response: { 200: jobViewSchema, 201: jobViewSchema } } },
     async (request, reply) => {
       const { view, created } = runner.start(request.body);
-      return reply.code(created ? 201 : 200).send(view);
+      const status = created ? 201 : 200;
+      const waitMs = Math.min(Number(request.query.waitMs ?? 0), MAX_WAIT_MS);
+      if (waitMs === 0 || view.state === 'finished') return reply.code(status).header(JOB_ID_HEADER, view.id).send(view);
+      // Started: say so now (the caller's start deadline ends here), the job's end later.
+      void reply.hijack();
+      const res = reply.raw;
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', [JOB_ID_HEADER]: view.id });
+      res.flushHeaders();
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      res.once('close', onClose);
+      try {
+        const end = await runner.wait(view.id, waitMs, gone.signal);
+        if (!res.destroyed) res.end(JSON.stringify(end));
+      } catch (err) {
+        // The answer cannot say so any more (its status went out): the caller, cut off,
+        // asks for the job by its id and gets the error there.
+        log.error({ jobId: view.id, err }, 'error');
+        res.destroy();
+      } finally {
+        res.off('close', onClose);
+      }
     },
   );
 

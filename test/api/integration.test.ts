@@ -3,10 +3,11 @@
 // idempotent retries, GET /jobs/:id, images of a job, and the supervisor dying mid-job.
 import assert from 'node:assert/strict';
 import { chmod, copyFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { fixture, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
-import { tempDir, type RawResponse } from '../support/api-harness.ts';
+import { buildTestApp, tempDir, type RawResponse } from '../support/api-harness.ts';
 import { runCount, startStack, waitForRunningJob } from '../support/api-stack.ts';
 import { START_GRACE_MS } from '../../api/src/supervisor-client.ts';
 
@@ -234,4 +235,43 @@ void test('images: an answer lists the newest 20 with imagesTruncated, and the s
   assert.deepEqual(left, names.slice(5));
   const pruned = await s.sup.waitForLog((l) => l.msg === 'pruned old images');
   assert.equal(pruned.removedCount, 6, 'ancient.png and the 5 oldest of the job');
+});
+
+/** A Unix socket in front of the supervisor's that notes the request line of every call. */
+async function countingProxy(t: TestContext, target: string, dir: string): Promise<{ socketPath: string; calls: string[] }> {
+  const socketPath = path.join(dir, 'proxy.sock');
+  const calls: string[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target);
+    client.on('data', (chunk: Buffer) => {
+      for (const m of chunk.toString('latin1').matchAll(/^(GET|POST) (\S+) HTTP\/1\.1\r$/gm)) calls.push(`${m[1]} ${m[2]}`);
+    });
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { socketPath, calls };
+}
+
+void test('a command is one call to the supervisor (started and waited for at once); a job longer than a wait slice goes on with long polls', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('api-cli.mjs') });
+  const dir = await tempDir(t);
+  const proxy = await countingProxy(t, sup.socketPath, dir);
+  const { app } = await buildTestApp(t, { imagesDir: dir, socketPath: proxy.socketPath, supervisorWaitSliceMs: 400 });
+  const post = (script: Record<string, unknown>) => app.inject({ method: 'POST', url: '/command', payload: { text: JSON.stringify(script) } });
+  const quick = await post({ result: 'quick' });
+  assert.equal(quick.statusCode, 200, quick.body);
+  assert.equal(quick.json().text, 'quick');
+  const commandCalls = proxy.calls.filter((c) => c.startsWith('POST /jobs') || c.includes('/wait'));
+  assert.deepEqual(commandCalls, ['POST /jobs?waitMs=400']);
+
+  proxy.calls.length = 0;
+  const slow = await post({ result: 'slow', sleepMs: 1500 });
+  assert.equal(slow.statusCode, 200, slow.body);
+  assert.equal(slow.json().text, 'slow');
+  const slowCalls = proxy.calls.filter((c) => c.startsWith('POST /jobs') || c.includes('/wait'));
+  assert.equal(slowCalls[0], 'POST /jobs?waitMs=400');
+  assert.ok(slowCalls.length >= 3 && slowCalls.slice(1).every((c) => /^GET \/jobs\/[^/]+\/wait\?timeoutMs=400$/.test(c)), slowCalls.join(', '));
 });

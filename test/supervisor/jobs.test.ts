@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { ErrorBody, JobView } from '../../common/protocol.ts';
+import { request as httpRequest } from 'node:http';
+import { JOB_ID_HEADER, type ErrorBody, type JobView, type StartJobRequest } from '../../common/protocol.ts';
 import { fixture, makeTempDir, markedPids, stageFixtures, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 void test('a 5 MB multi-byte prompt arrives intact on the CLI stdin', async (t) => {
@@ -74,6 +75,59 @@ void test('refuses a second job while one runs; the same idempotency key returns
   const later = await sup.startJob({ prompt: 'one', idempotencyKey: 'msg-1' });
   assert.equal(later.status, 200);
   assert.equal(later.body.id, first.body.id);
+});
+
+/** POST /jobs?waitMs over the socket: the status line and headers as they come, then the body. */
+function startWaiting(socketPath: string, body: StartJobRequest, waitMs: number) {
+  return new Promise<{ status: number; jobId: string | undefined; body: Promise<JobView> }>((resolve, reject) => {
+    const payload = Buffer.from(JSON.stringify(body));
+    const req = httpRequest(
+      { socketPath, method: 'POST', path: `/jobs?waitMs=${waitMs}`, agent: false, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const done = new Promise<JobView>((ok, fail) => {
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => ok(JSON.parse(Buffer.concat(chunks).toString('utf8')) as JobView));
+          res.on('error', fail);
+        });
+        const id = res.headers[JOB_ID_HEADER];
+        resolve({ status: res.statusCode ?? 0, jobId: typeof id === 'string' ? id : undefined, body: done });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+void test('POST /jobs?waitMs: the status and the job id go out as the job starts, its final view once its tree is gone', async (t) => {
+  const sup = await startSupervisor(t, { claudeBin: fixture('cli-sleep.sh') });
+  const started = await startWaiting(sup.socketPath, { prompt: 'run a while', idempotencyKey: 'wait-1' }, 20_000);
+  assert.equal(started.status, 201);
+  assert.ok(started.jobId !== undefined, 'the job id header');
+  // The answer's head came while the job runs; its body has not.
+  const live = await sup.request<JobView>('GET', `/jobs/${started.jobId}`);
+  assert.equal(live.body.state, 'running');
+  let bodyCame = false;
+  void started.body.then(() => (bodyCame = true));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(bodyCame, false, 'no body while the job runs');
+  await sup.request('POST', `/jobs/${started.jobId}/cancel`);
+  const end = await started.body;
+  assert.equal(end.id, started.jobId);
+  assert.equal(end.state, 'finished');
+  assert.equal(end.reason, 'cancelled');
+  assert.deepEqual(markedPids(sup.instanceTag, end.id), [], 'its tree gone before the answer');
+  // The same key again: the finished job at once, head and body together, never a second run.
+  const again = await startWaiting(sup.socketPath, { prompt: 'run a while', idempotencyKey: 'wait-1' }, 20_000);
+  assert.equal(again.status, 200);
+  assert.equal(again.jobId, end.id);
+  assert.equal((await again.body).reason, 'cancelled');
+  // A waitMs that is not a number of ms is refused like any bad request, and nothing runs.
+  const bad = await sup.request<ErrorBody>('POST', '/jobs?waitMs=1e3', { prompt: 'never' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error, 'bad_request');
+  const status = await sup.request<{ job: unknown }>('GET', '/status');
+  assert.equal(status.body.job, null);
 });
 
 void test('sweeps what a successful CLI left running and records the count', async (t) => {

@@ -45,6 +45,8 @@ export interface TestAppOptions {
   eventsMaxBufferedBytes?: number;
   eventsStallMs?: number;
   supervisorReconnectMs?: number;
+  /** The client's longest single wait (SupervisorClient waitSliceMs). */
+  supervisorWaitSliceMs?: number;
 }
 
 /** The app built in-process (never listening unless the test calls listen). */
@@ -66,6 +68,7 @@ export async function buildTestApp(t: TestContext, options: TestAppOptions): Pro
       socketPath: options.socketPath ?? path.join(options.imagesDir, 'no-supervisor.sock'),
       timeoutMs: options.supervisorTimeoutMs ?? 900,
       ...(options.supervisorReconnectMs !== undefined ? { reconnectMs: options.supervisorReconnectMs } : {}),
+      ...(options.supervisorWaitSliceMs !== undefined ? { waitSliceMs: options.supervisorWaitSliceMs } : {}),
     }),
     images,
     system: new SystemSampler(options.imagesDir, options.imagesDir),

@@ -74,21 +74,24 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (maxTurns !== undefined) start.maxTurns = maxTurns;
     if (maxBudgetUsd !== undefined) start.maxBudgetUsd = maxBudgetUsd;
 
-    let job: JobView;
-    try {
-      job = await ctx.supervisor.startJob(start);
-    } catch (err) {
-      throw fromSupervisor(err, { idempotencyKey: key });
-    }
-    const jobId = job.id;
-    request.log.info({ jobId, promptChars: text.length, imageCount: inputImages?.length ?? 0 }, 'command received');
-
-    if (prefers(request.headers.prefer, 'respond-async')) {
-      const accepted: AcceptedAnswer = { jobId, state: job.state, idempotencyKey: key, ...jobLinks(jobId) };
-      void reply.header('preference-applied', 'respond-async').header('location', accepted.resultUrl);
-      return reply.code(202).send(accepted);
-    }
-    if (acceptsExactly(request.headers.accept, 'text/event-stream')) {
+    const received = (jobId: string): void => {
+      request.log.info({ jobId, promptChars: text.length, imageCount: inputImages?.length ?? 0 }, 'command received');
+    };
+    const respondAsync = prefers(request.headers.prefer, 'respond-async');
+    if (respondAsync || acceptsExactly(request.headers.accept, 'text/event-stream')) {
+      let job: JobView;
+      try {
+        job = await ctx.supervisor.startJob(start);
+      } catch (err) {
+        throw fromSupervisor(err, { idempotencyKey: key });
+      }
+      const jobId = job.id;
+      received(jobId);
+      if (respondAsync) {
+        const accepted: AcceptedAnswer = { jobId, state: job.state, idempotencyKey: key, ...jobLinks(jobId) };
+        void reply.header('preference-applied', 'respond-async').header('location', accepted.resultUrl);
+        return reply.code(202).send(accepted);
+      }
       try {
         await streamJobEvents(ctx, request, reply, jobId, 0, { location: jobLinks(jobId).resultUrl });
       } catch (err) {
@@ -98,38 +101,47 @@ export function commandRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return reply;
     }
 
-    let finished: JobView = job;
-    if (job.state !== 'finished') {
-      const wait = waitSignal(ctx, reply);
-      try {
-        finished = await ctx.supervisor.waitForEnd(jobId, wait.signal);
-      } catch (err) {
-        if (err instanceof SupervisorError && err.code.toLowerCase() === 'job_not_found') {
-          // Only when the store was replaced (a corrupt file moved aside) while it ran.
-          throw errors.supervisorUnavailable('The supervisor lost this job (its job store was replaced)', { jobId });
-        }
-        if (!(err instanceof WaitAborted)) throw fromSupervisor(err, { jobId });
-        if (!ctx.shutdown.closing) {
-          // The relay hung up; the job runs on and its result stays fetchable.
-          // Nobody reads this answer; it only completes the request's lifecycle.
-          request.log.info({ jobId }, 'client went away; job continues');
-          return reply.code(202).send({ jobId, state: 'running', idempotencyKey: key, ...jobLinks(jobId) } satisfies AcceptedAnswer);
-        }
-        // Shutting down. When the supervisor is stopping too it ends the job now: give it
-        // a moment, so the answer carries the job's own end (and its partial text).
-        const last = await ctx.supervisor.waitOnce(jobId, SHUTDOWN_SETTLE_MS).catch(() => null);
-        if (last?.state === 'finished') {
-          finished = last;
-        } else {
-          request.log.info({ jobId, reason: 'shutdown', statusCode: 503 }, 'command done');
-          throw errors.shuttingDown('The API is shutting down; fetch the result with GET /jobs/:id or retry with the same Idempotency-Key', {
-            text: last?.text ?? null,
-            jobId,
-          });
-        }
-      } finally {
-        wait.dispose();
+    // The answer waits for the job: started and waited for in one call to the supervisor,
+    // then (a job longer than one wait slice, or a supervisor restarting) long polls.
+    let finished: JobView;
+    let jobId: string;
+    let end: Promise<JobView>;
+    const wait = waitSignal(ctx, reply);
+    try {
+      ({ jobId, end } = await ctx.supervisor.startWaiting(start, wait.signal));
+    } catch (err) {
+      wait.dispose();
+      throw fromSupervisor(err, { idempotencyKey: key });
+    }
+    received(jobId);
+    try {
+      finished = await ctx.supervisor.waitForEnd(jobId, wait.signal, end);
+    } catch (err) {
+      if (err instanceof SupervisorError && err.code.toLowerCase() === 'job_not_found') {
+        // Only when the store was replaced (a corrupt file moved aside) while it ran.
+        throw errors.supervisorUnavailable('The supervisor lost this job (its job store was replaced)', { jobId });
       }
+      if (!(err instanceof WaitAborted)) throw fromSupervisor(err, { jobId });
+      if (!ctx.shutdown.closing) {
+        // The relay hung up; the job runs on and its result stays fetchable.
+        // Nobody reads this answer; it only completes the request's lifecycle.
+        request.log.info({ jobId }, 'client went away; job continues');
+        return reply.code(202).send({ jobId, state: 'running', idempotencyKey: key, ...jobLinks(jobId) } satisfies AcceptedAnswer);
+      }
+      // Shutting down. When the supervisor is stopping too it ends the job now: give it
+      // a moment, so the answer carries the job's own end (and its partial text).
+      const last = await ctx.supervisor.waitOnce(jobId, SHUTDOWN_SETTLE_MS).catch(() => null);
+      if (last?.state === 'finished') {
+        finished = last;
+      } else {
+        request.log.info({ jobId, reason: 'shutdown', statusCode: 503 }, 'command done');
+        throw errors.shuttingDown('The API is shutting down; fetch the result with GET /jobs/:id or retry with the same Idempotency-Key', {
+          text: last?.text ?? null,
+          jobId,
+        });
+      }
+    } finally {
+      wait.dispose();
     }
     const images = ctx.jobImages.forJob(finished);
     const answer = finishedJobReply(finished, images.urls, images.truncated);
