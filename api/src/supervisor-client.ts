@@ -84,8 +84,9 @@ interface CallOptions {
   /** Deadline for the answer once connected (long polls pass their own). */
   answerTimeoutMs?: number;
   signal?: AbortSignal;
-  /** A connection of its own, not one kept open for reuse (long polls). */
-  fresh?: boolean;
+  /** A call that may be held open (a long poll, a cancel, a start that waits): on the
+   *  agent of such calls, so that they never hold up the quick ones. */
+  long?: boolean;
   /** The answer is text (the metrics), not JSON: resolve with it as it is. */
   text?: boolean;
   /**
@@ -126,6 +127,9 @@ export class SupervisorClient {
    * supervisor's keep-alive timeout, so a reused connection is never one it is closing.
    */
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16, maxFreeSockets: 8, timeout: IDLE_MS });
+  /** Calls held open (CallOptions.long) reuse connections too, as many as they need: a
+   *  command's one call does not pay for a connect. */
+  private readonly longAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 4, timeout: IDLE_MS });
 
   constructor(options: SupervisorClientOptions) {
     this.socketPath = options.socketPath;
@@ -186,8 +190,7 @@ export class SupervisorClient {
         path: `${ROUTES.jobs}?waitMs=${this.waitSliceMs}`,
         body,
         answerTimeoutMs: timeoutMs + START_GRACE_MS,
-        // A slice at most, then an answer: fresh, like every long poll.
-        fresh: true,
+        long: true,
         signal,
         started: {
           waitMs: this.waitSliceMs,
@@ -216,7 +219,7 @@ export class SupervisorClient {
 
   /** End a running job (reason `cancelled`); resolves with it once its tree is gone. */
   cancelJob(id: string): Promise<JobView> {
-    return this.call({ method: 'POST', path: `/jobs/${encodeURIComponent(id)}/cancel`, answerTimeoutMs: CANCEL_ANSWER_MS, fresh: true }) as Promise<JobView>;
+    return this.call({ method: 'POST', path: `/jobs/${encodeURIComponent(id)}/cancel`, answerTimeoutMs: CANCEL_ANSWER_MS, long: true }) as Promise<JobView>;
   }
 
   /**
@@ -287,6 +290,7 @@ export class SupervisorClient {
 
   close(): void {
     this.agent.destroy();
+    this.longAgent.destroy();
   }
 
   private flushLookups(): void {
@@ -316,7 +320,7 @@ export class SupervisorClient {
       path: `/jobs/${encodeURIComponent(id)}/wait?timeoutMs=${ms}`,
       answerTimeoutMs: ms + this.timeoutMs,
       signal,
-      fresh: true,
+      long: true,
     }) as Promise<JobView>;
   }
 
@@ -372,7 +376,7 @@ export class SupervisorClient {
         socketPath: this.socketPath,
         method: options.method,
         path: options.path,
-        agent: options.fresh === true ? false : this.agent,
+        agent: options.long === true ? this.longAgent : this.agent,
         headers: payload
           ? { 'content-type': 'application/json', 'content-length': payload.length, accept: 'application/json' }
           : { accept: options.text === true ? 'text/plain' : 'application/json' },

@@ -5,6 +5,7 @@
 // machine has both cgroup v1 and v2 (hybrid, like this one), a second pair of ours runs
 // with the v1 memory controller hidden, so on cgroup v2 as on a Fly Machine, interleaved
 // with the rest: the CLI is born in its group there (clone3), not moved in.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runDirect } from '../direct.ts';
 import { type Target, request } from '../lib/http.ts';
 import { jobPhases } from '../lib/logs.ts';
@@ -30,6 +31,16 @@ export interface OverheadOptions {
 
 type Variant = 'direct' | 'peer' | 'ours' | 'oursV2';
 
+/**
+ * A pause before every request, whatever its variant. A job's after-work (the supervisor
+ * prepares the next job's launch: a fork, and on cgroup v1 a cgroup move that stalls every
+ * fork and exit on the machine for an RCU grace period, ~8 ms) is off its own answer's
+ * path, but without a pause it lands in the next variant's measurement: in the rotation
+ * that was mostly ours on v2 (p90 21.8 ms vs 14.0 on v1 in one run). Real jobs come
+ * seconds apart.
+ */
+export const SETTLE_MS = 25;
+
 export async function benchOverhead(o: OverheadOptions): Promise<Section> {
   const VARIANTS: readonly Variant[] = o.oursV2 === undefined ? ['direct', 'peer', 'ours'] : ['direct', 'peer', 'ours', 'oursV2'];
   const prompt = 'say ok';
@@ -53,6 +64,7 @@ export async function benchOverhead(o: OverheadOptions): Promise<Section> {
     const got: Partial<Record<Variant, number>> = {};
     for (let k = 0; k < VARIANTS.length; k++) {
       const v = VARIANTS[(i + k) % VARIANTS.length]!;
+      await sleep(SETTLE_MS);
       got[v] = await once(v);
       ms[v].push(got[v]);
     }
@@ -87,7 +99,7 @@ export async function benchOverhead(o: OverheadOptions): Promise<Section> {
     method:
       `\`POST /command\` with the trivial fixture (bench/fixtures/trivial.sh: reads the prompt, prints one stream-json result line), ` +
       `${o.iterations} iterations per variant after ${o.warmup} warm-up rounds, one request at a time, the three variants interleaved ` +
-      `in a rotating order. Round-trip time measured by the bench's HTTP client (keep-alive, same client for both servers). ` +
+      `in a rotating order, each request after a ${SETTLE_MS} ms pause (so no variant is measured while another's after-work runs). Round-trip time measured by the bench's HTTP client (keep-alive, same client for both servers). ` +
       `(a) = spawn the same fixture with the same argv from the bench process, write stdin, wait for \`close\`. ` +
       `(b) = bench/peer-express.ts, the seed plan's single-process Express server.`,
     figures: [
