@@ -61,7 +61,7 @@ export function fillStore(dataDir: string, count: number): string[] {
       images: [],
     };
     store.insertStarted(view);
-    store.saveFinished({
+    void store.saveFinished({
       ...view,
       state: 'finished',
       reason: 'exit',

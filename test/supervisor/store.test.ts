@@ -70,7 +70,7 @@ void test('a finished job is read back by id and key, after a reopen too; the pr
   const s = summary('job-1');
   store.insertStarted(s);
   assert.equal(store.byKey('key-job-1')?.state, 'running');
-  store.saveFinished(finished(s, 'the answer'));
+  void store.saveFinished(finished(s, 'the answer'));
   store.close();
   const again = openStore(t, dir);
   const view = again.byId('job-1');
@@ -93,11 +93,11 @@ void test('jobs left running by a dead supervisor become interrupted; retention 
   const store = openStore(t, dir, { maxJobs: 3, maxAgeMs: 86_400_000 });
   const old = summary('old', { startedAt: new Date(Date.now() - 3 * 86_400_000).toISOString() });
   store.insertStarted(old);
-  store.saveFinished({ ...finished(old, 'x'), endedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() });
+  void store.saveFinished({ ...finished(old, 'x'), endedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() });
   for (let i = 0; i < 4; i++) {
     const s = summary(`j${i}`, { startedAt: new Date(Date.now() - 1000 + i).toISOString() });
     store.insertStarted(s);
-    store.saveFinished(finished(s, `t${i}`));
+    void store.saveFinished(finished(s, `t${i}`));
   }
   store.insertStarted(summary('live'));
   const interrupted = store.interruptRunning(Date.now());
@@ -131,7 +131,7 @@ void test('a database damaged inside (quick_check fails) is moved aside too', as
   for (let i = 0; i < 200; i++) {
     const s = summary(`j${i}`);
     store.insertStarted(s);
-    store.saveFinished(finished(s, 'x'.repeat(2000)));
+    void store.saveFinished(finished(s, 'x'.repeat(2000)));
   }
   store.close();
   // Overwrite pages in the middle of the file (the header stays valid).
@@ -155,7 +155,7 @@ void test('a read-only file system: finished jobs still read, new ones refused w
   const store = openStore(t, made);
   const s = summary('kept');
   store.insertStarted(s);
-  store.saveFinished(finished(s, 'still here'));
+  void store.saveFinished(finished(s, 'still here'));
   const dir = path.join(fs.mnt, 'data');
   mkdirSync(dir);
   for (const f of readdirSync(made)) copyFileSync(path.join(made, f), path.join(dir, f));
@@ -187,7 +187,7 @@ void test('a full disk: the write that fails marks the store unwritable; freeing
     for (; i < 1000; i++) {
       const s = summary(`j${i}`);
       store.insertStarted(s);
-      store.saveFinished(finished(s, 'y'.repeat(8000)));
+      void store.saveFinished(finished(s, 'y'.repeat(8000)));
     }
   } catch (err) {
     failed = err;
@@ -227,7 +227,7 @@ void test('a schema 1 store (before events) opens as schema 2: its jobs intact, 
   assert.equal(store.eventsOf('old-job'), null, 'a job from before has no events');
   store.insertStarted(summary('new-job'));
   const events = JSON.stringify([{ id: 1, type: 'text', data: { turn: 1, text: 'hi', truncated: false } }]);
-  store.saveFinished(finished(summary('new-job'), 'new text'), events);
+  void store.saveFinished(finished(summary('new-job'), 'new text'), events);
   assert.equal(store.eventsOf('new-job'), events);
   const check = new Database(path.join(dir, DB_FILE), { readonly: true });
   t.after(() => check.close());
