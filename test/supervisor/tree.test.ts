@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { jobMarkerEntry, markerValue, MARKER_VAR } from '../../supervisor/src/ownership/marker.ts';
 import { listPids, readStat } from '../../supervisor/src/proc.ts';
-import { ProcTable } from '../../supervisor/src/proc-table.ts';
+import { ProcTable, procTable } from '../../supervisor/src/proc-table.ts';
 import { UsageMeter } from '../../supervisor/src/job/usage.ts';
 import { signalProcess, terminateTree } from '../../supervisor/src/ownership/terminate.ts';
 import { ProcessTree } from '../../supervisor/src/ownership/tree.ts';
@@ -92,7 +92,9 @@ void test('a kept /proc/PID/stat descriptor reads as gone once its process is re
 });
 
 void test('the process table keeps one descriptor per process, reads through it, and closes it when the process goes', async (t) => {
-  const table = new ProcTable();
+  // The supervisor's own table: the only one in this process (the trees above scan through
+  // it too, so a second table would make the descriptor counts two).
+  const table = procTable;
   t.after(() => table.close());
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
