@@ -167,9 +167,7 @@ export class SupervisorClient {
 
   /** Start a job; the supervisor refuses it (never runs it) once this call has given up. */
   startJob(request: Omit<StartJobRequest, 'deadlineMs'>): Promise<JobView> {
-    const timeoutMs = this.timeoutMs + startAllowanceMs(request);
-    const body: StartJobRequest = { ...request, deadlineMs: Date.now() + timeoutMs };
-    return this.call({ method: 'POST', path: ROUTES.jobs, body, answerTimeoutMs: timeoutMs + START_GRACE_MS }) as Promise<JobView>;
+    return this.call({ method: 'POST', path: ROUTES.jobs, ...this.startCall(request) }) as Promise<JobView>;
   }
 
   /**
@@ -181,15 +179,12 @@ export class SupervisorClient {
    * answered, so its caller always learns the job's id.
    */
   startWaiting(request: Omit<StartJobRequest, 'deadlineMs'>, signal?: AbortSignal): Promise<{ jobId: string; end: Promise<JobView> }> {
-    const timeoutMs = this.timeoutMs + startAllowanceMs(request);
-    const body: StartJobRequest = { ...request, deadlineMs: Date.now() + timeoutMs };
     return new Promise((resolve, reject) => {
       let startedId: string | null = null;
       const end = this.call({
         method: 'POST',
         path: `${ROUTES.jobs}?waitMs=${this.waitSliceMs}`,
-        body,
-        answerTimeoutMs: timeoutMs + START_GRACE_MS,
+        ...this.startCall(request),
         long: true,
         signal,
         started: {
@@ -204,6 +199,13 @@ export class SupervisorClient {
         if (startedId === null) reject(err);
       });
     });
+  }
+
+  /** A start's body and answer deadline: the supervisor refuses it once the deadline has
+   *  passed, and the answer gets START_GRACE_MS beyond. */
+  private startCall(request: Omit<StartJobRequest, 'deadlineMs'>): { body: StartJobRequest; answerTimeoutMs: number } {
+    const timeoutMs = this.timeoutMs + startAllowanceMs(request);
+    return { body: { ...request, deadlineMs: Date.now() + timeoutMs }, answerTimeoutMs: timeoutMs + START_GRACE_MS };
   }
 
   /**

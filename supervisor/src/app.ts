@@ -1,5 +1,6 @@
 // The control protocol (common/protocol.ts ROUTES) as a Fastify app. build() never
 // listens: main.ts puts it on the Unix socket, tests call app.inject().
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyError } from 'fastify';
 import { BODY_JSON_ALLOWANCE_BYTES, MAX_BODY_LIMIT_BYTES } from '../../common/input-images.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -135,9 +136,7 @@ export function build(deps: AppDeps) {
       const res = reply.raw;
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', [JOB_ID_HEADER]: view.id });
       res.flushHeaders();
-      const gone = new AbortController();
-      const onClose = (): void => gone.abort();
-      res.once('close', onClose);
+      const gone = whileConnected(res);
       try {
         const end = await runner.wait(view.id, waitMs, gone.signal);
         if (!res.destroyed) res.end(JSON.stringify(end));
@@ -147,7 +146,7 @@ export function build(deps: AppDeps) {
         log.error({ jobId: view.id, err }, 'error');
         res.destroy();
       } finally {
-        res.off('close', onClose);
+        gone.dispose();
       }
     },
   );
@@ -178,14 +177,11 @@ export function build(deps: AppDeps) {
     { schema: { params: idParams, querystring: waitQuery, response: jobResponse } },
     async (request, reply) => {
       const asked = request.query.timeoutMs === undefined ? MAX_WAIT_MS : Number(request.query.timeoutMs);
-      // Stop waiting when the caller goes away, so abandoned long polls hold nothing.
-      const gone = new AbortController();
-      const onClose = (): void => gone.abort();
-      reply.raw.once('close', onClose);
+      const gone = whileConnected(reply.raw);
       try {
         return await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal);
       } finally {
-        reply.raw.off('close', onClose);
+        gone.dispose();
       }
     },
   );
@@ -206,3 +202,11 @@ export function build(deps: AppDeps) {
   return app;
 }
 export type SupervisorApp = ReturnType<typeof build>;
+
+/** Aborts when the caller's connection closes: a wait it abandoned holds nothing. */
+function whileConnected(res: ServerResponse): { signal: AbortSignal; dispose: () => void } {
+  const gone = new AbortController();
+  const onClose = (): void => gone.abort();
+  res.once('close', onClose);
+  return { signal: gone.signal, dispose: () => res.off('close', onClose) };
+}

@@ -32,8 +32,6 @@ export interface TreeOptions {
   notBefore?: number;
   /** Never a member: the supervisor itself. */
   selfPid?: number;
-  /** Where a scan reads the process table (default: the supervisor's kept descriptors). */
-  table?: { scan(): ProcStat[] };
 }
 
 export class ProcessTree {
@@ -71,7 +69,7 @@ export class ProcessTree {
   scan(): ProcStat[] {
     const stats = new Map<number, ProcStat>();
     const children = new Map<number, number[]>();
-    for (const s of (this.options.table ?? procTable).scan()) {
+    for (const s of procTable.scan()) {
       const { pid } = s;
       if (pid === this.selfPid || pid === 1) continue;
       stats.set(pid, s);
