@@ -21,7 +21,7 @@ export class BoundedEventLog {
   private readonly entries: LogEntry[] = [];
   private bytes = 0;
   private droppedCount = 0;
-  private endFrame: string | null = null;
+  private endFrame: string | (() => string) | null = null;
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly bounds: { maxEvents: number; maxBytes: number } = { maxEvents: MAX_EVENTS, maxBytes: MAX_BYTES }) {}
@@ -35,8 +35,9 @@ export class BoundedEventLog {
     this.notify();
   }
 
-  /** The last frame: readers get it after every event, and are let go. */
-  finish(frame: string): void {
+  /** The last frame: readers get it after every event, and are let go. A function makes
+   *  it when it is first read (a large one costs nothing while nobody reads it). */
+  finish(frame: string | (() => string)): void {
     if (this.endFrame !== null) return;
     this.endFrame = frame;
     this.notify();
@@ -48,6 +49,7 @@ export class BoundedEventLog {
   }
 
   get end(): string | null {
+    if (typeof this.endFrame === 'function') this.endFrame = this.endFrame();
     return this.endFrame;
   }
 

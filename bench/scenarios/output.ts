@@ -34,9 +34,10 @@ interface Run {
 export async function benchOutput(o: OutputOptions): Promise<Section> {
   const ours: Run[] = [];
   const notes: string[] = [];
-  // The first jobs end with a result event (as the CLI's do): the answer is its short text.
-  // The last has none (a CLI that died mid-stream): the answer is the kept stdout itself.
-  const kinds: Array<'result' | 'raw'> = [...Array.from({ length: o.runs }, () => 'result' as const), 'raw'];
+  // A job without a result event (a CLI that died mid-stream: the answer is the kept stdout
+  // itself) comes first, on the fresh supervisor, and again last; between them jobs that end
+  // with one (as the CLI's do: the answer is its short text).
+  const kinds: Array<'result' | 'raw'> = ['raw', ...Array.from({ length: o.runs }, () => 'result' as const), 'raw'];
   for (const kind of kinds) {
     const before = readMemory(o.supervisorPid);
     if (!resetPeak(o.supervisorPid)) notes.push('VmHWM could not be reset (clear_refs): growth is measured against the start-up peak.');
@@ -80,9 +81,9 @@ export async function benchOutput(o: OutputOptions): Promise<Section> {
   const raw = ours.filter((r) => r.kind === 'raw');
   const figures: Array<[string, string]> = [
     ['capture throughput (POST /jobs to job over, 5 ms polls of /status)', `${fmt(speed.median, 0)} MiB/s (min-max ${fmt(speed.min, 0)}-${fmt(speed.max, 0)}, n=${speed.n})`],
-    ['jobs ending with a result event: peak RSS growth, capture only', `${list(withResult, (r) => fmt(r.captureGrowthMiB, 1))} MiB (the first on a fresh supervisor)`],
+    ['jobs ending with a result event: peak RSS growth, capture only', `${list(withResult, (r) => fmt(r.captureGrowthMiB, 1))} MiB`],
     ['jobs ending with a result event: peak RSS growth, capture + answer', `${list(withResult, (r) => fmt(r.growthMiB, 1))} MiB (answer: ${list(withResult, (r) => `${r.textBytes ?? 'null'} B`)})`],
-    ['job without a result event: peak RSS growth, capture only / capture + answer', `${list(raw, (r) => fmt(r.captureGrowthMiB, 1))} / ${list(raw, (r) => fmt(r.growthMiB, 1))} MiB (answer: the kept stdout, ${list(raw, (r) => `${r.textBytes ?? 'null'} B`)})`],
+    ['job without a result event: peak RSS growth, capture only / capture + answer', `${list(raw, (r) => fmt(r.captureGrowthMiB, 1))} / ${list(raw, (r) => fmt(r.growthMiB, 1))} MiB (the first on a fresh supervisor; answer: the kept stdout, ${list(raw, (r) => `${r.textBytes ?? 'null'} B`)})`],
     ['stdoutTruncated', list(ours, (r) => String(r.truncated))],
   ];
   for (const r of peerRuns) {
@@ -93,12 +94,12 @@ export async function benchOutput(o: OutputOptions): Promise<Section> {
     title: 'Output',
     method:
       `Fixture bench/fixtures/flood.sh writes 64 MiB of 128-byte text lines (\`yes | head -c\`), then a stream-json result line; ` +
-      `MAX_OUTPUT_BYTES=${o.maxOutputBytes} (${fmt(capMiB, 0)} MiB, the default). ${o.runs} jobs that end with a result event, then one without ` +
-      `(prompt "raw"), straight to the supervisor's socket, one after another. ` +
+      `MAX_OUTPUT_BYTES=${o.maxOutputBytes} (${fmt(capMiB, 0)} MiB, the default). One job without a result event (prompt "raw") on the fresh supervisor, ` +
+      `then ${o.runs} that end with one, then one without again, straight to the supervisor's socket, one after another. ` +
       `Throughput = 64 MiB / time from POST /jobs until /status shows the job over. The first peak is read then (capture alone); ` +
       `the second after \`GET /jobs/:id/wait\` returned the job with its kept text (capture + building and sending the answer).`,
     figures,
-    checks: [{ target: `peak RSS growth at most the cap + 16 MiB = ${fmt(limit, 0)} MiB`, measured: `worst job ${fmt(growth.max, 1)} MiB (fresh supervisor, result event: ${fmt(ours[0]!.growthMiB, 1)} MiB)`, met: growth.max <= limit }],
+    checks: [{ target: `peak RSS growth at most the cap + 16 MiB = ${fmt(limit, 0)} MiB`, measured: `worst job ${fmt(growth.max, 1)} MiB (the first, without a result event, on a fresh supervisor: ${fmt(ours[0]!.growthMiB, 1)} MiB)`, met: growth.max <= limit }],
     notes,
   };
 }

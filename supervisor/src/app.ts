@@ -24,6 +24,7 @@ import {
   type StartJobRequest,
   type SupervisorStatus,
 } from '../../common/protocol.ts';
+import { endAnswer, JSON_CONTENT_TYPE, sendAnswer } from './answer.ts';
 import { ERROR_CODES, JobNotFound, NotFound } from './errors.ts';
 import { streamEvents } from './event-stream.ts';
 import type { SupervisorMetrics } from './metrics.ts';
@@ -127,19 +128,19 @@ export function build(deps: AppDeps) {
     ROUTES.jobs,
     { schema: { body: startJobRequestSchema, querystring: startQuery, response: { 200: jobViewSchema, 201: jobViewSchema } } },
     async (request, reply) => {
-      const { view, created } = runner.start(request.body);
+      const { answer, created } = runner.start(request.body);
+      const { view } = answer;
       const status = created ? 201 : 200;
       const waitMs = Math.min(Number(request.query.waitMs ?? 0), MAX_WAIT_MS);
-      if (waitMs === 0 || view.state === 'finished') return reply.code(status).header(JOB_ID_HEADER, view.id).send(view);
+      if (waitMs === 0 || view.state === 'finished') return sendAnswer(reply, status, answer, log, { [JOB_ID_HEADER]: view.id });
       // Started: say so now (the caller's start deadline ends here), the job's end later.
       void reply.hijack();
       const res = reply.raw;
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', [JOB_ID_HEADER]: view.id });
+      res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, [JOB_ID_HEADER]: view.id });
       res.flushHeaders();
       const gone = whileConnected(res);
       try {
-        const end = await runner.wait(view.id, waitMs, gone.signal);
-        if (!res.destroyed) res.end(JSON.stringify(end));
+        await endAnswer(reply, status, await runner.wait(view.id, waitMs, gone.signal), log);
       } catch (err) {
         // The answer cannot say so any more (its status went out): the caller, cut off,
         // asks for the job by its id and gets the error there.
@@ -151,8 +152,8 @@ export function build(deps: AppDeps) {
     },
   );
 
-  app.get<{ Params: { id: string } }>(ROUTES.job, { schema: { params: idParams, response: jobResponse } }, async (request) =>
-    runner.get(request.params.id),
+  app.get<{ Params: { id: string } }>(ROUTES.job, { schema: { params: idParams, response: jobResponse } }, async (request, reply) =>
+    sendAnswer(reply, 200, runner.answer(request.params.id), log),
   );
 
   app.post<{ Body: LookupRequest }>(
@@ -179,7 +180,7 @@ export function build(deps: AppDeps) {
       const asked = request.query.timeoutMs === undefined ? MAX_WAIT_MS : Number(request.query.timeoutMs);
       const gone = whileConnected(reply.raw);
       try {
-        return await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal);
+        await sendAnswer(reply, 200, await runner.wait(request.params.id, Math.min(asked, MAX_WAIT_MS), gone.signal), log);
       } finally {
         gone.dispose();
       }
@@ -195,8 +196,8 @@ export function build(deps: AppDeps) {
     },
   );
 
-  app.post<{ Params: { id: string } }>(ROUTES.cancel, { schema: { params: idParams, response: jobResponse } }, async (request) =>
-    runner.cancel(request.params.id),
+  app.post<{ Params: { id: string } }>(ROUTES.cancel, { schema: { params: idParams, response: jobResponse } }, async (request, reply) =>
+    sendAnswer(reply, 200, await runner.cancel(request.params.id), log),
   );
 
   return app;

@@ -44,8 +44,14 @@ export class HeadCapture {
 
   /** The kept bytes as UTF-8 text, never ending in half a character when cut. */
   text(): string {
+    return this.bytes().toString('utf8');
+  }
+
+  /** The kept bytes, never ending in half a character when cut: a view, not a copy (it
+   *  stays valid after release()). */
+  bytes(): Buffer {
     const kept = this.buf.subarray(0, this.kept);
-    return (this.truncated ? utf8CompletePrefix(kept) : kept).toString('utf8');
+    return this.truncated ? utf8CompletePrefix(kept) : kept;
   }
 
   /** Drop the kept bytes (after text() was taken). */

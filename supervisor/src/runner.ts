@@ -10,6 +10,7 @@ import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import { BadRequest, Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
 import { pruneImages } from './images-retention.ts';
+import { answerOf, decoded, type HeldView, type JobAnswer } from './job/answer-text.ts';
 import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
@@ -27,11 +28,11 @@ export const EVENTS_FLUSH_MS = 5000;
 export type RunnerDeps = Omit<JobDeps, 'imagesOf' | 'liveImagesOf' | 'imagesFolderMtimeMs'> & {
   store: JobStore;
   /** Told of every job this runner ran once it has finished (the metrics count it). */
-  onJobFinished?: (view: JobView) => void;
+  onJobFinished?: (job: JobSummary) => void;
 };
 
 interface Unsaved {
-  view: JobView;
+  view: HeldView;
   events: string | null;
 }
 
@@ -47,7 +48,7 @@ export class JobRunner {
   private folderAtEnd: ImageFile[] | null = null;
   private readonly jobDeps: JobDeps;
   private readonly store: JobStore;
-  private readonly onJobFinished: (view: JobView) => void;
+  private readonly onJobFinished: (job: JobSummary) => void;
   /** The next job's launch, made ahead of its request (job/launch.ts). */
   private readonly launches: WarmStart;
   private prepares = false;
@@ -90,11 +91,11 @@ export class JobRunner {
   }
 
   /** Start a job, or return the job an earlier request with the same key started. */
-  start(request: StartJobRequest): { view: JobView; created: boolean } {
+  start(request: StartJobRequest): { answer: JobAnswer; created: boolean } {
     const key = request.idempotencyKey;
     if (key !== undefined) {
       const known = this.byKey(key);
-      if (known !== undefined) return { view: known, created: false };
+      if (known !== undefined) return { answer: known, created: false };
     }
     const decided = jobLimitsOf(request, this.jobDeps.config);
     if ('error' in decided) throw new BadRequest(decided.error);
@@ -131,31 +132,43 @@ export class JobRunner {
     void settled.finally(() => this.settling.delete(job.id));
     job.start(launch);
     this.flushEventsEvery(job);
-    return { view: job.view(), created: true };
+    return { answer: answerOf(job.heldView()), created: true };
   }
 
+  /** A job with its text whole. */
   get(id: string): JobView {
     if (this.current?.id === id) return this.current.view();
-    const view = this.unsaved.get(id)?.view ?? this.stored(this.store.byId(id));
+    const unsaved = this.unsaved.get(id);
+    const view = unsaved !== undefined ? decoded(unsaved.view) : this.stored(this.store.byId(id));
     if (view === undefined) throw new JobNotFound(id);
     return view;
+  }
+
+  /** A job as it is sent (a large text in pieces: answer-text.ts). */
+  answer(id: string): JobAnswer {
+    if (this.current?.id === id) return answerOf(this.current.heldView());
+    const unsaved = this.unsaved.get(id);
+    if (unsaved !== undefined) return answerOf(unsaved.view);
+    const stored = this.storedAnswer(this.store.answerById(id));
+    if (stored === undefined) throw new JobNotFound(id);
+    return stored;
   }
 
   /** A job's events: the running job's live log, or a finished job's, ended, from the store. */
   events(id: string): BoundedEventLog {
     if (this.current?.id === id) return this.current.events.log;
     const unsaved = this.unsaved.get(id);
-    if (unsaved !== undefined) return storedLog(unsaved.events, unsaved.view);
+    if (unsaved !== undefined) return storedLog(unsaved.events, decoded(unsaved.view));
     const view = this.get(id);
     return storedLog(this.store.eventsOf(id), view);
   }
 
   /** Resolves with the job once it has finished and its record is on disk, or as it is
    *  after timeoutMs / on abort. */
-  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobView> {
+  async wait(id: string, timeoutMs: number, signal?: AbortSignal): Promise<JobAnswer> {
     const job = this.current?.id === id ? this.current : null;
     const settled = this.settling.get(id);
-    if (settled === undefined || timeoutMs <= 0) return this.get(id);
+    if (settled === undefined || timeoutMs <= 0) return this.answer(id);
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     await Promise.race([
@@ -169,16 +182,16 @@ export class JobRunner {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener('abort', onAbort);
     // The job itself where it is still at hand (its text without a read of the store).
-    return job !== null ? job.view() : this.get(id);
+    return job !== null ? answerOf(job.heldView()) : this.answer(id);
   }
 
   /** End a running job with reason `cancelled`; resolves once it has finished. */
-  async cancel(id: string): Promise<JobView> {
+  async cancel(id: string): Promise<JobAnswer> {
     const job = this.current?.id === id ? this.current : null;
-    if (job === null) return this.get(id);
+    if (job === null) return this.answer(id);
     await job.stop('cancelled');
     await this.settling.get(id);
-    return job.view();
+    return answerOf(job.heldView());
   }
 
   /** Make the next job's launch now, so that its request does not wait for it (main.ts
@@ -228,16 +241,20 @@ export class JobRunner {
     }
   }
 
-  private byKey(key: string): JobView | undefined {
-    if (this.current?.idempotencyKey === key) return this.current.view();
-    for (const { view } of this.unsaved.values()) if (view.idempotencyKey === key) return view;
-    return this.stored(this.store.byKey(key));
+  private byKey(key: string): JobAnswer | undefined {
+    if (this.current?.idempotencyKey === key) return answerOf(this.current.heldView());
+    for (const { view } of this.unsaved.values()) if (view.idempotencyKey === key) return answerOf(view);
+    return this.storedAnswer(this.store.answerByKey(key));
   }
 
   /** A stored job as it is: one recorded as running that is not ours was interrupted (a
    *  store we could not write at start still says running). */
-  private stored(view: JobView | undefined): JobView | undefined {
+  private stored<T extends JobView | undefined>(view: T): T {
     return view?.state === 'running' ? asInterrupted(view, Date.now()) : view;
+  }
+
+  private storedAnswer(answer: JobAnswer | undefined): JobAnswer | undefined {
+    return answer === undefined ? undefined : { ...answer, view: this.stored(answer.view) };
   }
 
   private async imagesOf(startedAtMs: number, endedAtMs: number): Promise<string[]> {
@@ -265,7 +282,7 @@ export class JobRunner {
 
   /** Record the finished job; resolves once the record is on disk (or could not be). */
   private async onFinished(job: Job): Promise<void> {
-    const view = job.view();
+    const view = job.heldView();
     const synced = this.save({ view, events: job.events.toJson() });
     if (this.current === job) this.current = null;
     this.onJobFinished(view);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../common/env.ts';
 import { loadConfig, MIB } from '../../supervisor/src/config.ts';
+import { pieces, textOf } from '../../supervisor/src/job/answer-text.ts';
 import { imagesInWindow, jobWindow } from '../../supervisor/src/job/images.ts';
 import { JobOutput } from '../../supervisor/src/job/job-output.ts';
 import { budgetWarnings } from '../../supervisor/src/job/limits.ts';
@@ -256,11 +257,11 @@ void test('output: raw stdout is kept for the answer until the CLI speaks stream
   out.pushStdout(Buffer.from('x'.repeat(2048) + '\n'));
   assert.equal(out.keptStdoutBytes, 0);
   out.end();
-  assert.equal(out.liveText(), 'Hi.');
+  assert.equal(textOf(out.heldText()), 'Hi.');
   const plain = new JobOutput(1024 * 1024);
   plain.pushStdout(Buffer.from('plain answer\n'));
   plain.end();
-  assert.equal(plain.liveText(), 'plain answer\n');
+  assert.equal(textOf(plain.heldText()), 'plain answer\n');
 });
 
 void test('ownership: contained only when a reaper the agent cannot signal, or a dedicated uid, holds the tree', () => {
@@ -331,4 +332,22 @@ void test('outcome: the peak is the larger of the sampled and the cgroup peak; f
   assert.deepEqual(failureOf({ ...facts, exitCode: 0 }), { errorMessage: null, errorCode: null });
   assert.equal(failureOf({ ...facts, reason: 'timeout' }).errorMessage, 'The command timed out after 5 ms');
   assert.equal(failureOf({ ...facts, reason: 'memory_limit', errorMessage: 'over' }).errorMessage, 'over', 'a message set while running wins');
+});
+
+void test('a text goes in pieces that never split a character, and join back exactly', () => {
+  // Code units: a surrogate pair across a cut moves whole to the next piece.
+  const text = `ab${'aé€😀'.repeat(5)}`; // 27 code units
+  const parts = [...pieces(text, 5)];
+  assert.equal(parts.join(''), text);
+  assert.ok(parts.every((p) => p.length <= 5 && p.length > 0));
+  assert.ok(!parts.some((p) => /[\ud800-\udbff]$/.test(p) || /^[\udc00-\udfff]/.test(p)), JSON.stringify(parts));
+  // Bytes: a character across a cut moves whole; every piece is decoded without U+FFFD.
+  const bytes = Buffer.from(text);
+  const decodedParts = [...pieces(bytes, 7)];
+  assert.equal(decodedParts.join(''), text);
+  assert.ok(!decodedParts.join('').includes('\ufffd'));
+  // A window with no whole character in it (broken input) still moves on.
+  assert.match([...pieces(Buffer.from([0xf0, 0x9f, 0x98]), 2)].join(''), /^\ufffd+$/);
+  assert.deepEqual([...pieces('', 4)], []);
+  assert.equal(textOf(bytes), text);
 });

@@ -111,6 +111,40 @@ void test('jobs left running by a dead supervisor become interrupted; retention 
   assert.equal(store.status(0).jobs, 3);
 });
 
+void test('a large answer is stored in pieces and read back exactly, as text or as bytes; its pieces go with its job', async (t) => {
+  const dir = await dataDir(t);
+  const store = openStore(t, dir, { maxJobs: 1, maxAgeMs: RETENTION.maxAgeMs });
+  // Characters of 1-4 UTF-8 bytes (an astral one: a surrogate pair), shifted so that the
+  // 64 Ki cuts fall inside a pair (code units) and inside a character (bytes).
+  const text = `ab${'aé€😀'.repeat(40_000)}`;
+  const big = summary('big');
+  store.insertStarted(big);
+  assert.equal(await store.saveFinished(finished(big, text)), true);
+  const raw = summary('raw');
+  store.insertStarted(raw);
+  const bytes = Buffer.from(text);
+  await store.saveFinished({ ...finished(raw, ''), text: bytes });
+  void store.saveFinished({ ...finished(raw, ''), text: bytes }); // saved again (a retry): pieces replaced, not added
+  store.close();
+  const reopened = openStore(t, dir, { maxJobs: 1, maxAgeMs: RETENTION.maxAgeMs });
+  assert.equal(reopened.byId('big')?.text, text);
+  assert.equal(reopened.byId('raw')?.text, text);
+  const answer = reopened.answerById('big')!;
+  assert.equal(answer.view.text, null, 'a large text is not in the view');
+  const pieces = [...answer.pieces!];
+  assert.ok(pieces.length > 1 && pieces.every((p) => p.length <= 64 * 1024), `${pieces.length} pieces`);
+  assert.equal(pieces.join(''), text);
+  assert.equal(reopened.byKey('key-raw')?.text, text);
+  const rawPieces = [...reopened.answerById('raw')!.pieces!].length;
+  const Database = (await import('libsql')).default;
+  const check = new Database(path.join(dir, DB_FILE), { readonly: true });
+  t.after(() => check.close());
+  const counted = (): unknown[] => check.prepare('SELECT job_id, count(*) FROM job_text GROUP BY job_id ORDER BY job_id').raw().all();
+  assert.deepEqual(counted(), [['big', pieces.length], ['raw', rawPieces]]);
+  assert.equal(reopened.prune(), 1, 'one job kept');
+  assert.deepEqual(counted(), [['raw', rawPieces]], "the pruned job's pieces are gone with it");
+});
+
 void test('a file that is not a database is moved aside and a fresh store created', async (t) => {
   const dir = await dataDir(t);
   mkdirSync(dir, { recursive: true });
@@ -204,7 +238,7 @@ void test('a full disk: the write that fails marks the store unwritable; freeing
   assert.ok(readdirSync(dir).includes(DB_FILE));
 });
 
-void test('a schema 1 store (before events) opens as schema 2: its jobs intact, events stored from then on', async (t) => {
+void test('a schema 1 store (before events) opens as the newest schema: its jobs intact, events stored from then on', async (t) => {
   const dir = await dataDir(t);
   mkdirSync(dir, { recursive: true });
   // Schema 1 as the store wrote it before issue 11, with one finished job in it.
@@ -231,7 +265,7 @@ void test('a schema 1 store (before events) opens as schema 2: its jobs intact, 
   assert.equal(store.eventsOf('new-job'), events);
   const check = new Database(path.join(dir, DB_FILE), { readonly: true });
   t.after(() => check.close());
-  assert.deepEqual(check.prepare('PRAGMA user_version').raw().get(), [2]);
+  assert.deepEqual(check.prepare('PRAGMA user_version').raw().get(), [3]);
 });
 
 void test('a final record is committed at once and resolves once its log is synced to disk (never rejects)', async (t) => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { SupervisorStatus } from '../../common/protocol.ts';
+import { jobViewSchema, type JobView, type SupervisorStatus } from '../../common/protocol.ts';
 import { fixture, markedPids, startSupervisor, waitFor } from '../support/supervisor-harness.ts';
 
 function rssBytesOf(pid: number): number {
@@ -79,11 +79,7 @@ void test('caps 256 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor me
     }
   }, 20);
   t.after(() => clearInterval(sampler));
-  const flood = async () => {
-    const started = await sup.startJob({ prompt: 'flood' });
-    return sup.waitJob(started.body.id);
-  };
-  const job = await flood();
+  const job = await sup.waitJob((await sup.startJob({ prompt: 'flood', idempotencyKey: 'flood-1' })).body.id);
   const peakAfterFirst = peak;
   assert.equal(job.reason, 'exit');
   assert.equal(job.exitCode, 0);
@@ -92,6 +88,18 @@ void test('caps 256 MiB of stdout at MAX_OUTPUT_BYTES with bounded supervisor me
   assert.ok(textBytes <= cap && textBytes > cap - 4, `text is the head: ${textBytes} bytes`);
   assert.ok(!(job.text ?? '').includes('\ufffd'), 'no character cut in half');
   clearInterval(sampler);
+  // The text is the flood's head exactly, whether streamed from the job at hand (the wait
+  // above), from the store in pieces (GET), or as a repeat of the key; in a view whose
+  // fields are the schema's, as for a small answer.
+  const line = `${'é'.repeat(511)}\n`;
+  assert.equal(job.text, line.repeat(Math.ceil(cap / 1023)).slice(0, job.text!.length));
+  const stored = await sup.request<JobView>('GET', `/jobs/${job.id}`);
+  assert.equal(stored.status, 200);
+  assert.deepEqual(stored.body, job);
+  const repeat = await sup.startJob({ prompt: 'flood', idempotencyKey: 'flood-1' });
+  assert.equal(repeat.status, 200);
+  assert.deepEqual(repeat.body, job);
+  assert.deepEqual(Object.keys(job).sort(), Object.keys(jobViewSchema.properties).sort());
   const growth = peakAfterFirst - baseline;
   console.log(`supervisor RSS growth while capturing 256 MiB: ${(growth / 1048576).toFixed(1)} MiB (cap ${cap / 1048576} MiB)`);
   // Discarded pipe chunks are garbage V8 collects lazily (its external-memory trigger is

@@ -5,6 +5,7 @@
 import { BoundedEventLog } from '../../../common/event-log.ts';
 import { END_EVENT_ID, type RecordedData, type RecordedEvent, type StreamedEvent } from '../../../common/events.ts';
 import type { JobView } from '../../../common/protocol.ts';
+import { decoded, type HeldView } from './answer-text.ts';
 
 export class JobEventLog {
   readonly log = new BoundedEventLog();
@@ -16,9 +17,10 @@ export class JobEventLog {
     this.log.add({ id, type, frame: JSON.stringify({ id, type, data }) });
   }
 
-  /** The job has finished: readers get `end` with it. */
-  end(job: JobView): void {
-    this.log.finish(endLine(job));
+  /** The job has finished: readers get `end` with it (made when first read: a large
+   *  answer is decoded and serialized only for a reader). */
+  end(job: HeldView): void {
+    this.log.finish(() => endLine(decoded(job)));
   }
 
   /** The recorded events as one JSON array, for the store. */

@@ -3,6 +3,7 @@
 import type { JobProgress, JobResult } from '../../../common/protocol.ts';
 import { StreamJsonReader, type StreamJsonListener, type StreamJsonOutcome } from '../claude/stream-json.ts';
 import { HeadCapture, TailCapture } from '../output.ts';
+import type { HeldText } from './answer-text.ts';
 import { answerText } from './outcome.ts';
 
 const STDERR_TAIL_BYTES = 4096;
@@ -58,9 +59,10 @@ export class JobOutput {
     return this.reader.progress;
   }
 
-  /** The answer as it stands (see outcome.ts answerText). */
-  liveText(): string {
-    return answerText(this.reader.current, () => this.stdout.text());
+  /** The answer as it stands (outcome.ts answerText), held as it is: the kept stdout as
+   *  its bytes, not decoded (answer-text.ts). */
+  heldText(): HeldText {
+    return answerText(this.reader.current, () => this.stdout.bytes());
   }
 
   stderrTail(): string {

@@ -20,6 +20,7 @@ import type { OwnershipLayers } from '../ownership/layers.ts';
 import { jobMarkerEntry } from '../ownership/marker.ts';
 import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
 import { ProcessTree } from '../ownership/tree.ts';
+import { decoded, type HeldText, type HeldView } from './answer-text.ts';
 import { CliInput } from './cli-input.ts';
 import { CliProcess, type CliEnd, type CliListener } from './cli-process.ts';
 import type { JobEventLog } from './event-log.ts';
@@ -30,7 +31,7 @@ import type { JobLaunch } from './launch.ts';
 import type { JobLimits } from './limits.ts';
 import { failureOf, peakBytes } from './outcome.ts';
 import { exceedsCeiling, nextSampleDelayMs, UsageMeter } from './usage.ts';
-import { summaryOf, viewOf } from './view.ts';
+import { heldViewOf, summaryOf } from './view.ts';
 
 /** Leftovers of a CLI that exited on its own get a short grace: they are not the agent's
  *  answer, and a successful job's leftovers must be gone within ~1.5 s. */
@@ -62,7 +63,6 @@ export interface JobRecord
     | 'exitCode'
     | 'signal'
     | 'errorMessage'
-    | 'text'
     | 'processesKilled'
     | 'leftoversKilled'
     | 'cpuMs'
@@ -74,6 +74,8 @@ export interface JobRecord
     | 'images'
   > {
   errorCode: JobView['errorCode'];
+  /** The answer, once finished; the kept stdout as its bytes (answer-text.ts). */
+  text: HeldText;
   /** The view's `endedAt`, as a number. */
   endedAtMs: number | null;
   forcedKill: boolean;
@@ -238,7 +240,12 @@ export class Job {
   }
 
   view(now = Date.now()): JobView {
-    return viewOf(this, now);
+    return decoded(heldViewOf(this, now));
+  }
+
+  /** The view with the text as held: a large answer is not decoded whole. */
+  heldView(now = Date.now()): HeldView {
+    return heldViewOf(this, now);
   }
 
   private cliStarted(pid: number): void {
@@ -397,7 +404,7 @@ export class Job {
     // can go first, and the images folder is read meanwhile.
     const released = this.cli?.release();
     const stream = this.output.end();
-    if (r.pid !== null) r.text = this.output.liveText();
+    if (r.pid !== null) r.text = this.output.heldText();
     this.output.release();
     const failure = failureOf({
       reason: this.state.reason,

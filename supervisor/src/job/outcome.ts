@@ -6,8 +6,8 @@ import type { StreamJsonOutcome } from '../claude/stream-json.ts';
 
 /** The result event's text; else, for a CLI speaking stream-json (killed before its
  *  result), what the agent said so far; else stdout as it is (a plain-text CLI). */
-export function answerText(stream: StreamJsonOutcome, stdoutText: () => string): string {
-  return stream.resultText ?? (stream.sawEvents ? stream.assistantText : stdoutText());
+export function answerText<T>(stream: StreamJsonOutcome, stdout: () => T): string | T {
+  return stream.resultText ?? (stream.sawEvents ? stream.assistantText : stdout());
 }
 
 export interface FailureFacts {

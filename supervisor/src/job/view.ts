@@ -1,6 +1,7 @@
 // A job as the protocol shows it (JobSummary for /status, JobView with its output for
 // /jobs/:id), read from the job's record. No effects.
-import type { JobSummary, JobView } from '../../../common/protocol.ts';
+import type { JobSummary } from '../../../common/protocol.ts';
+import type { HeldText, HeldView } from './answer-text.ts';
 import type { Job } from './job.ts';
 
 export function summaryOf(job: Job, now = Date.now()): JobSummary {
@@ -36,9 +37,13 @@ export function summaryOf(job: Job, now = Date.now()): JobSummary {
   };
 }
 
-export function viewOf(job: Job, now = Date.now()): JobView {
+export function heldViewOf(job: Job, now = Date.now()): HeldView {
   // A running job shows its text so far: a relay answered 503 at shutdown, or one that
   // polls GET /jobs/:id, still gets what the agent had said.
-  const text = job.isFinished ? job.record.text : job.record.pid === null ? null : job.output.liveText() || null;
+  const text = job.isFinished ? job.record.text : job.record.pid === null ? null : nonEmpty(job.output.heldText());
   return { ...summaryOf(job, now), text, stderrTail: job.output.stderrTail() };
+}
+
+function nonEmpty(text: HeldText): HeldText {
+  return text === null || text.length === 0 ? null : text;
 }

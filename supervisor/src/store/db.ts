@@ -19,7 +19,20 @@ export type Db = Database.Database;
 export const DB_FILE = 'jobs.db';
 /** DATA_DIR's value that keeps jobs in memory only (benchmarks, throwaway runs). */
 export const MEMORY_STORE = ':memory:';
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+
+// A large answer in pieces, written in the transaction of its job's final record: SQLite
+// takes one 10 MiB value with 40-50 MiB of transient memory, 64 KiB pieces with a few
+// (docs/benchmarks.md, 5). They go with their job.
+const JOB_TEXT = `
+  CREATE TABLE job_text (
+    job_id TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    piece  TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  ) STRICT;
+  CREATE TRIGGER job_text_gone AFTER DELETE ON jobs BEGIN DELETE FROM job_text WHERE job_id = old.id; END;
+`;
 
 const SCHEMA = `
   CREATE TABLE jobs (
@@ -31,20 +44,26 @@ const SCHEMA = `
     -- The JobSummary as JSON (no prompt: only its length); text and stderr apart, so that
     -- listing recent jobs never reads an answer.
     summary         TEXT NOT NULL,
+    -- The answer, when it is one piece (job/answer-text.ts TEXT_PIECE); else NULL here and
+    -- its text_pieces pieces in job_text.
     text            TEXT,
     stderr_tail     TEXT NOT NULL DEFAULT '',
     -- The job's events (common/events.ts) as one JSON array, written with its final record.
-    events          TEXT
+    events          TEXT,
+    text_pieces     INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   CREATE INDEX jobs_started_at ON jobs (started_at);
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
   CREATE INDEX jobs_running ON jobs (state) WHERE state = 'running';
+  ${JOB_TEXT}
 `;
 
 /** MIGRATIONS[n - 1] takes schema n to n + 1 (SCHEMA is always the newest whole). */
 const MIGRATIONS = [
   // 1 -> 2: the job's events (issue 11).
   'ALTER TABLE jobs ADD COLUMN events TEXT;',
+  // 2 -> 3: large answers in pieces.
+  `ALTER TABLE jobs ADD COLUMN text_pieces INTEGER NOT NULL DEFAULT 0; ${JOB_TEXT}`,
 ];
 
 export interface OpenedDb {

@@ -6,6 +6,7 @@
 // relay must never be told "no such job" about a job the store may hold.
 import type { JobSummary, JobView, StoreStatus } from '../../../common/protocol.ts';
 import { StoreUnavailable } from '../errors.ts';
+import { isLarge, pieces, textOf, type HeldView, type JobAnswer } from '../job/answer-text.ts';
 import { reasonMessage } from '../job/outcome.ts';
 import type Database from 'libsql';
 import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } from './db.ts';
@@ -28,11 +29,10 @@ interface Row {
   summary: string;
   text: string | null;
   stderr_tail: string;
+  text_pieces: number;
 }
 
-function toView(row: Row): JobView {
-  return { ...(JSON.parse(row.summary) as JobSummary), text: row.text, stderrTail: row.stderr_tail };
-}
+const ROW_COLUMNS = 'summary, text, stderr_tail, text_pieces';
 
 /**
  * A job recorded as running that no supervisor runs (this one started after it, or
@@ -163,26 +163,40 @@ export class JobStore {
 
   /**
    * Write a finished job's final record and its events (a JSON array). Throws
-   * StoreUnavailable when it cannot. Committed at once, synced to disk off the event loop
-   * (log-sync.ts; as durable as a FULL commit): resolves true once it is on disk, false
-   * when the sync failed (committed: a crash keeps it, a power loss may not). Never rejects.
+   * StoreUnavailable when it cannot. A large text goes in pieces (job_text), in the same
+   * transaction. Committed at once, synced to disk off the event loop (log-sync.ts; as
+   * durable as a FULL commit): resolves true once it is on disk, false when the sync
+   * failed (committed: a crash keeps it, a power loss may not). Never rejects.
    */
-  saveFinished(view: JobView, eventsJson: string | null = null): Promise<boolean> {
-    const update = (): unknown =>
-      this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ?, events = ? WHERE id = ?").run(
+  saveFinished(view: HeldView, eventsJson: string | null = null): Promise<boolean> {
+    const update = (text: string | null, textPieces: number): unknown =>
+      this.stmt("UPDATE jobs SET state = 'finished', ended_at = ?, summary = ?, text = ?, stderr_tail = ?, events = ?, text_pieces = ? WHERE id = ?").run(
         view.endedAt === null ? Date.now() : Date.parse(view.endedAt),
         summaryJson(view),
-        view.text,
+        text,
         view.stderrTail,
         eventsJson,
+        textPieces,
         view.id,
       );
+    const { text } = view;
+    const write =
+      text === null || !isLarge(text)
+        ? (): unknown => update(textOf(text), 0)
+        : (): unknown =>
+            this.db!.transaction(() => {
+              this.stmt('DELETE FROM job_text WHERE job_id = ?').run(view.id);
+              const insert = this.stmt('INSERT INTO job_text (job_id, seq, piece) VALUES (?, ?, ?)');
+              let seq = 0;
+              for (const piece of pieces(text)) insert.run(view.id, seq++, piece);
+              update(null, seq);
+            })();
     const log = this.logSync;
     if (log === null) {
-      this.write(update); // FULL: SQLite syncs it
+      this.write(write); // FULL: SQLite syncs it
       return Promise.resolve(true);
     }
-    this.write(() => this.unsynced(update));
+    this.write(() => this.unsynced(write));
     return log.sync().then(
       () => true,
       (err: unknown) => {
@@ -214,14 +228,25 @@ export class JobStore {
     return row?.[0] ?? null;
   }
 
+  /** A stored job with its text whole. */
   byId(id: string): JobView | undefined {
-    const row = this.read(() => this.stmt('SELECT summary, text, stderr_tail FROM jobs WHERE id = ?').get(id)) as Row | undefined;
-    return row === undefined ? undefined : toView(row);
+    const answer = this.answerById(id);
+    return answer === undefined ? undefined : this.whole(answer);
   }
 
+  /** A stored job as it is sent: a large text read a piece at a time while it goes. */
+  answerById(id: string): JobAnswer | undefined {
+    return this.answerOf(this.read(() => this.stmt(`SELECT ${ROW_COLUMNS} FROM jobs WHERE id = ?`).get(id)) as Row | undefined);
+  }
+
+  /** A stored job with its text whole, by its idempotency key. */
   byKey(key: string): JobView | undefined {
-    const row = this.read(() => this.stmt('SELECT summary, text, stderr_tail FROM jobs WHERE idempotency_key = ?').get(key)) as Row | undefined;
-    return row === undefined ? undefined : toView(row);
+    const answer = this.answerByKey(key);
+    return answer === undefined ? undefined : this.whole(answer);
+  }
+
+  answerByKey(key: string): JobAnswer | undefined {
+    return this.answerOf(this.read(() => this.stmt(`SELECT ${ROW_COLUMNS} FROM jobs WHERE idempotency_key = ?`).get(key)) as Row | undefined);
   }
 
   /** The newest finished jobs, newest first, without their text. [] when unreadable. */
@@ -326,6 +351,27 @@ export class JobStore {
       maxJobs: this.retention.maxJobs,
       maxAgeDays: Math.round(this.retention.maxAgeMs / 86_400_000),
     };
+  }
+
+  private answerOf(row: Row | undefined): JobAnswer | undefined {
+    if (row === undefined) return undefined;
+    const view: JobView = { ...(JSON.parse(row.summary) as JobSummary), text: row.text, stderrTail: row.stderr_tail };
+    const count = Number(row.text_pieces);
+    return { view, pieces: count > 0 ? this.piecesOf(view.id, count) : null };
+  }
+
+  /** A stored text's pieces, each read when it is asked for (one row in memory at a time).
+   *  Throws StoreUnavailable when one cannot be read, or is gone (its job pruned meanwhile). */
+  private *piecesOf(id: string, count: number): Generator<string> {
+    for (let seq = 0; seq < count; seq++) {
+      const row = this.read(() => this.stmt('SELECT piece FROM job_text WHERE job_id = ? AND seq = ?').raw().get(id, seq)) as [string] | undefined;
+      if (row === undefined) throw new StoreUnavailable(`job ${id}: piece ${seq} of its text is gone`);
+      yield row[0];
+    }
+  }
+
+  private whole(answer: JobAnswer): JobView {
+    return answer.pieces === null ? answer.view : { ...answer.view, text: [...answer.pieces].join('') };
   }
 
   /** One commit without SQLite's fsync (synchronous NORMAL), for the callers above. */
