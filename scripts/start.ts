@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { loadOrExit, readInt } from '../common/env.ts';
-import { SERVICE_NODE_FLAGS } from '../common/node-flags.ts';
+import { SERVICE_NODE_FLAGS, withServiceEnv } from '../common/node-flags.ts';
 import { REPO_ROOT as ROOT, RUNNING_BUILT } from '../common/repo-root.ts';
 import { loadConfig } from '../api/src/config.ts';
 import { SupervisorClient } from '../api/src/supervisor-client.ts';
@@ -54,7 +54,7 @@ const NOT_FOR: Record<'supervisor' | 'api', readonly string[]> = {
 };
 
 function serviceEnv(name: 'supervisor' | 'api'): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, AGENT_COCKPIT_LAUNCHER_PID: String(process.pid) };
+  const env: NodeJS.ProcessEnv = { ...withServiceEnv(process.env), AGENT_COCKPIT_LAUNCHER_PID: String(process.pid) };
   for (const key of NOT_FOR[name]) delete env[key];
   return env;
 }

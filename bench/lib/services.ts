@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
+import { SERVICE_NODE_FLAGS, withServiceEnv } from '../../common/node-flags.ts';
 import { type Target, request, socketTarget, tcpTarget } from './http.ts';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
@@ -67,12 +67,14 @@ async function launch(name: string, script: string, env: Record<string, string>,
   // BENCH_PROFILE_DIR=DIR: every service writes a V8 CPU profile there when it exits.
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`];
-  // The bundles run with the services' own node flags, as npm start and the image run them.
-  const flags = script.endsWith('.ts') ? ['--import', 'tsx'] : [...SERVICE_NODE_FLAGS];
+  // The bundles run with the services' own node flags and environment, as npm start and
+  // the image run them.
+  const bundle = !script.endsWith('.ts');
+  const flags = bundle ? [...SERVICE_NODE_FLAGS] : ['--import', 'tsx'];
   const argv = [...wrapper, process.execPath, ...profile, ...flags, join(REPO_ROOT, script)];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
+    env: bundle ? withServiceEnv({ ...process.env, ...env }) : { ...process.env, ...env },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

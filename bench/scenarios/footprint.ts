@@ -54,7 +54,7 @@ export function footprintSection(idle: Footprint, after: Footprint, loader?: { p
       },
     ],
     notes: [
-      'Both run as esbuild bundles (dist/*.mjs, scripts/build.mjs: their libraries bundled in, minified) under plain `node` with SERVICE_NODE_FLAGS (common/node-flags.ts: --max-semi-space-size=1 --optimize-for-size), as `npm start` and the image run them; no TypeScript loader is part of the figure.',
+      'Both run as esbuild bundles (dist/*.mjs, scripts/build.mjs: their libraries bundled in, minified) under plain `node` with SERVICE_NODE_FLAGS and SERVICE_ENV (common/node-flags.ts: --max-semi-space-size=1 --optimize-for-size, MALLOC_ARENA_MAX=1), as `npm start` and the image run them; no TypeScript loader is part of the figure.',
       ...(loader === undefined
         ? []
         : [

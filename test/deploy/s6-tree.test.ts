@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
 import { stageApp } from '../support/stage-app.ts';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -159,6 +160,12 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
     const node = realpathSync(process.execPath);
     console.log(`s6 tree: supervisor and api run ${node} (${process.version})`);
     for (const p of [supervisor!, api!]) assert.equal(readlinkSync(`/proc/${p.pid}/exe`), node, p.cmdline);
+    // The services' node flags and environment, as npm start and the bench run them (common/node-flags.ts).
+    for (const p of [supervisor!, api!]) {
+      assert.ok(p.cmdline.includes(` ${SERVICE_NODE_FLAGS.join(' ')} `), p.cmdline);
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
+      for (const [name, value] of Object.entries(SERVICE_ENV)) assert.ok(environ.includes(`${name}=${value}`), `${p.cmdline}: ${name}=${value}`);
+    }
   });
 
   await t.test('the socket folder is root:api 0750 and the socket 0660', () => {
@@ -182,6 +189,7 @@ void test('s6-svscan as PID 1 runs the supervisor and the API, runs a job as the
     assert.match(text, / home=\/home\/agent /);
     assert.ok(text.includes(` config=${env.CLAUDE_CONFIG_DIR} `), text);
     assert.match(text, / api_token= /, 'API_TOKEN never reaches the agent');
+    assert.match(text, / malloc_arena_max= /, "the services' own MALLOC_ARENA_MAX does not reach the agent");
     assert.match(text, / socket=denied /, 'the agent cannot list the socket folder');
     assert.match(text, /prompt=who are you/);
   });

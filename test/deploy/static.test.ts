@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
-import { SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS } from '../../common/node-flags.ts';
 import { METRICS_PATH } from '../../api/src/metrics/server.ts';
 import { execForm, keyValues, parseDockerfile, shellWords, splitFlags, type Instruction } from '../support/deploy-dockerfile.ts';
 
@@ -267,6 +267,9 @@ void describe('s6 service directories', () => {
       // The same node flags as npm start and the bench (common/node-flags.ts): one list.
       assert.match(run, new RegExp(`node ${SERVICE_NODE_FLAGS.join(' ')} dist/${service}\\.mjs`), 'runs the bundle under plain node with the services\' flags');
       assert.doesNotMatch(run, /--import tsx/, 'no tsx loader in production');
+      for (const [name, value] of Object.entries(SERVICE_ENV)) {
+        assert.ok(run.includes(`\nexport ${name}="\${${name}:-${value}}"\n`), `exports ${name} (default ${value}, the operator's value wins)`);
+      }
     });
   }
 
