@@ -10,7 +10,7 @@ import { scanImageFiles, type ImageFile } from '../../common/image-files.ts';
 import type { JobSummary, JobView, StartJobRequest } from '../../common/protocol.ts';
 import { BadRequest, Busy, DeadlineExceeded, JobNotFound, ShuttingDown, StoreUnavailable } from './errors.ts';
 import { pruneImages } from './images-retention.ts';
-import { answerOf, decoded, type HeldView, type JobAnswer } from './job/answer-text.ts';
+import { answerOf, decoded, wholeView, type HeldView, type JobAnswer } from './job/answer-text.ts';
 import { storedLog } from './job/event-log.ts';
 import { imagesInWindow, jobWindow } from './job/images.ts';
 import { Job, type JobDeps } from './job/job.ts';
@@ -137,11 +137,7 @@ export class JobRunner {
 
   /** A job with its text whole. */
   get(id: string): JobView {
-    if (this.current?.id === id) return this.current.view();
-    const unsaved = this.unsaved.get(id);
-    const view = unsaved !== undefined ? decoded(unsaved.view) : this.stored(this.store.byId(id));
-    if (view === undefined) throw new JobNotFound(id);
-    return view;
+    return wholeView(this.answer(id));
   }
 
   /** A job as it is sent (a large text in pieces: answer-text.ts). */
@@ -249,7 +245,7 @@ export class JobRunner {
 
   /** A stored job as it is: one recorded as running that is not ours was interrupted (a
    *  store we could not write at start still says running). */
-  private stored<T extends JobView | undefined>(view: T): T {
+  private stored(view: JobView): JobView {
     return view?.state === 'running' ? asInterrupted(view, Date.now()) : view;
   }
 

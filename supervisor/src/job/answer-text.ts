@@ -26,6 +26,11 @@ export function answerOf(view: HeldView): JobAnswer {
   return { view: { ...view, text: null }, pieces: pieces(text) };
 }
 
+/** A job as sent, with its text whole (the pieces joined). */
+export function wholeView(answer: JobAnswer): JobView {
+  return answer.pieces === null ? answer.view : { ...answer.view, text: [...answer.pieces].join('') };
+}
+
 /** The view with its text whole. */
 export function decoded(view: HeldView): JobView {
   return typeof view.text === 'string' || view.text === null ? (view as JobView) : { ...view, text: textOf(view.text) };

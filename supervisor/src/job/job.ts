@@ -20,7 +20,7 @@ import type { OwnershipLayers } from '../ownership/layers.ts';
 import { jobMarkerEntry } from '../ownership/marker.ts';
 import { killTreeNow, terminateTree } from '../ownership/terminate.ts';
 import { ProcessTree } from '../ownership/tree.ts';
-import { decoded, type HeldText, type HeldView } from './answer-text.ts';
+import type { HeldText, HeldView } from './answer-text.ts';
 import { CliInput } from './cli-input.ts';
 import { CliProcess, type CliEnd, type CliListener } from './cli-process.ts';
 import type { JobEventLog } from './event-log.ts';
@@ -237,10 +237,6 @@ export class Job {
 
   summary(now = Date.now()): JobSummary {
     return summaryOf(this, now);
-  }
-
-  view(now = Date.now()): JobView {
-    return decoded(heldViewOf(this, now));
   }
 
   /** The view with the text as held: a large answer is not decoded whole. */

@@ -6,7 +6,7 @@
 // relay must never be told "no such job" about a job the store may hold.
 import type { JobSummary, JobView, StoreStatus } from '../../../common/protocol.ts';
 import { StoreUnavailable } from '../errors.ts';
-import { isLarge, pieces, textOf, type HeldView, type JobAnswer } from '../job/answer-text.ts';
+import { isLarge, pieces, textOf, wholeView, type HeldView, type JobAnswer } from '../job/answer-text.ts';
 import { reasonMessage } from '../job/outcome.ts';
 import type Database from 'libsql';
 import { dbBytes, errorText, MEMORY_STORE, openJobDb, type Db, type OpenedDb } from './db.ts';
@@ -231,7 +231,7 @@ export class JobStore {
   /** A stored job with its text whole. */
   byId(id: string): JobView | undefined {
     const answer = this.answerById(id);
-    return answer === undefined ? undefined : this.whole(answer);
+    return answer === undefined ? undefined : wholeView(answer);
   }
 
   /** A stored job as it is sent: a large text read a piece at a time while it goes. */
@@ -242,7 +242,7 @@ export class JobStore {
   /** A stored job with its text whole, by its idempotency key. */
   byKey(key: string): JobView | undefined {
     const answer = this.answerByKey(key);
-    return answer === undefined ? undefined : this.whole(answer);
+    return answer === undefined ? undefined : wholeView(answer);
   }
 
   answerByKey(key: string): JobAnswer | undefined {
@@ -368,10 +368,6 @@ export class JobStore {
       if (row === undefined) throw new StoreUnavailable(`job ${id}: piece ${seq} of its text is gone`);
       yield row[0];
     }
-  }
-
-  private whole(answer: JobAnswer): JobView {
-    return answer.pieces === null ? answer.view : { ...answer.view, text: [...answer.pieces].join('') };
   }
 
   /** One commit without SQLite's fsync (synchronous NORMAL), for the callers above. */
