@@ -27,7 +27,7 @@
  * it (this process, the fork, the cgroup join): the child then waits for the rest on fd 5
  * and only drops its identity and execs once it has it. The supervisor starts the next
  * job's reaper as soon as a job has finished, so that a request pays for one write and an
- * exec. fd 5 (spec, read until EOF): "CWD\0COUNT\0ARG\0...\0", COUNT arguments appended to
+ * exec. fd 5 (spec, read until it is whole): "CWD\0COUNT\0ARG\0...\0", COUNT arguments appended to
  * PROGRAM [ARG...], PROGRAM run in CWD. Anything else, an empty spec included (the
  * supervisor gave the start up, or died), is "error spec ERRNO".
  *
@@ -39,7 +39,8 @@
  *     "warn cgroup ERRNO"  joining the job's cgroup failed (the job runs without it)
  *   "pid N"              PROGRAM runs (its exec succeeded), or instead
  *   "error STAGE ERRNO"  STAGE = spec | ids | exec: PROGRAM could not be started (it exits 127)
- *   "exit CODE" | "signal N"   PROGRAM ended
+ *   "exit CODE" | "signal N"   PROGRAM ended; " alone" appended when nothing it started
+ *                        is left below me (no child at all): the tree is gone already
  * fd 4 (control, read): EOF, because the supervisor closed it when the job's tree was
  *   gone or because the supervisor died, means: SIGKILL everything still below me, reap
  *   it, exit 0. So a supervisor killed mid-job takes its job's processes with it.
@@ -124,12 +125,30 @@ static void usage(void)
 	exit(2);
 }
 
-/* --warm, in the child: read the spec from SPEC_FD to EOF; chdir to its CWD and return
+/* How many NUL-terminated strings a whole spec of these bytes holds (2 + its COUNT), or 0
+ * while its COUNT has not arrived whole (or is not a number). */
+static size_t spec_strings(const char *buf, size_t len)
+{
+	const char *cwd_end = memchr(buf, '\0', len);
+	if (cwd_end == NULL)
+		return 0;
+	const char *count_s = cwd_end + 1;
+	if (memchr(count_s, '\0', len - (size_t)(count_s - buf)) == NULL)
+		return 0;
+	unsigned long count;
+	if (parse_id(count_s, &count) != 0 || count > SPEC_MAX)
+		return 0;
+	return (size_t)count + 2;
+}
+
+/* --warm, in the child: read the spec from SPEC_FD until it is whole (its COUNT arguments
+ * have arrived: the exec does not wait for the supervisor to close the pipe, which Node
+ * does only on its next turn of the event loop) or EOF; chdir to its CWD and return
  * argv = base + its arguments (NULL-terminated). NULL with errno set when it is not
  * a whole spec. Nothing is freed: the child execs or exits. */
 static char **read_spec(char **base)
 {
-	size_t cap = 4096, len = 0;
+	size_t cap = 4096, len = 0, nstr = 0, want = 0;
 	char *buf = malloc(cap);
 	if (buf == NULL)
 		return NULL;
@@ -152,25 +171,24 @@ static char **read_spec(char **base)
 			return NULL;
 		if (n == 0)
 			break;
+		for (ssize_t k = 0; k < n; k++)
+			if (buf[len + (size_t)k] == '\0')
+				nstr++;
 		len += (size_t)n;
+		if (want == 0 && nstr >= 2)
+			want = spec_strings(buf, len);
+		if (want != 0 && nstr >= want)
+			break;
 	}
 	close(SPEC_FD);
-	/* Split into strings; each must end with its NUL. */
-	size_t nstr = 0;
-	for (size_t k = 0; k < len; k++)
-		if (buf[k] == '\0')
-			nstr++;
-	if (len == 0 || buf[len - 1] != '\0' || nstr < 2) {
+	/* Split into strings; each must end with its NUL, and there must be COUNT + 2 of them. */
+	if (len == 0 || buf[len - 1] != '\0' || nstr < 2 || want == 0 || nstr != want) {
 		errno = EINVAL;
 		return NULL;
 	}
 	const char *cwd = buf;
 	const char *count_s = buf + strlen(buf) + 1;
-	unsigned long count;
-	if (parse_id(count_s, &count) != 0 || count != nstr - 2) {
-		errno = EINVAL;
-		return NULL;
-	}
+	size_t count = want - 2;
 	size_t nbase = 0;
 	while (base[nbase] != NULL)
 		nbase++;
@@ -264,32 +282,38 @@ static pid_t spawn_child(int cgroup_fd, int *born_in, int *why)
 	return fork();
 }
 
-static void report_end(int status)
+static void report_end(int status, int alone)
 {
+	const char *tail = alone ? " alone" : "";
 	if (WIFEXITED(status))
-		say("exit %d", WEXITSTATUS(status));
+		say("exit %d%s", WEXITSTATUS(status), tail);
 	else if (WIFSIGNALED(status))
-		say("signal %d", WTERMSIG(status));
+		say("signal %d%s", WTERMSIG(status), tail);
 	child_reported = 1;
 }
 
-/* Reap every child that has ended; report the program's own end once. Returns -1 once
- * there are no children at all (ECHILD). */
+/* Reap every child that has ended; report the program's own end once, after the others
+ * reaped with it, saying "alone" when no child at all is left: nothing the program started
+ * is alive (an orphan would have become ours before its parent's end reached us). Returns
+ * -1 once there are no children at all (ECHILD). */
 static int reap(void)
 {
+	int ended = 0, end_status = 0;
 	for (;;) {
 		int status;
 		pid_t w = waitpid(-1, &status, WNOHANG);
 		if (w > 0) {
-			if (w == child_pid && !child_reported)
-				report_end(status);
+			if (w == child_pid && !child_reported) {
+				ended = 1;
+				end_status = status;
+			}
 			continue;
 		}
-		if (w == 0)
-			return 0;
-		if (errno == EINTR)
+		if (w < 0 && errno == EINTR)
 			continue;
-		return -1;
+		if (ended)
+			report_end(end_status, w < 0);
+		return w == 0 ? 0 : -1;
 	}
 }
 

@@ -293,16 +293,18 @@ void test('reaper: its argv puts the program after --, and its status lines pars
   ]);
   assert.deepEqual(reaperArgs({ tag: 't:j', program: 'claude', args: [] }), ['--tag', 't:j', '--', 'claude']);
   assert.deepEqual(parseReaperLine('pid 42'), { kind: 'pid', pid: 42 });
-  assert.deepEqual(parseReaperLine('exit 3'), { kind: 'exit', exitCode: 3 });
+  assert.deepEqual(parseReaperLine('exit 3'), { kind: 'exit', exitCode: 3, alone: false });
+  assert.deepEqual(parseReaperLine('exit 3 alone'), { kind: 'exit', exitCode: 3, alone: true }, 'nothing left below the reaper');
+  assert.deepEqual(parseReaperLine('signal 15 alone'), { kind: 'signal', signal: 'SIGTERM', alone: true });
   assert.deepEqual(parseReaperLine('joined clone3'), { kind: 'joined', how: 'clone3', refused: null });
   assert.deepEqual(parseReaperLine('joined write 0'), { kind: 'joined', how: 'write', refused: null }, 'v1: clone3 was not tried');
   assert.deepEqual(parseReaperLine('joined write 38'), { kind: 'joined', how: 'write', refused: 'ENOSYS' });
   assert.equal(parseReaperLine('joined write'), null);
   assert.equal(parseReaperLine('joined fork'), null);
-  assert.deepEqual(parseReaperLine('signal 9'), { kind: 'signal', signal: 'SIGKILL' });
+  assert.deepEqual(parseReaperLine('signal 9'), { kind: 'signal', signal: 'SIGKILL', alone: false });
   assert.deepEqual(parseReaperLine('error exec 2'), { kind: 'error', stage: 'exec', code: 'ENOENT' });
   assert.deepEqual(parseReaperLine('warn cgroup 13'), { kind: 'warn', what: 'cgroup', code: 'EACCES' });
-  for (const junk of ['', 'pid', 'pid -1', 'exit x', 'hello 1']) assert.equal(parseReaperLine(junk), null, junk);
+  for (const junk of ['', 'pid', 'pid -1', 'exit x', 'exit 3 lonely', 'signal 9 x', 'hello 1']) assert.equal(parseReaperLine(junk), null, junk);
 });
 
 void test('uids: the Uid line of /proc/PID/status, all four', () => {

@@ -91,19 +91,23 @@ void test('idle shutdown and an idle supervisor killed: the waiting reaper and i
   }
 });
 
-/** Run the reaper binary in --warm mode; hand it `spec` on fd 5; collect fd 1 and fd 3. */
-async function runWarm(base: string[], spec: Buffer): Promise<{ stdout: string; status: string[] }> {
+/** Run the reaper binary in --warm mode; hand it `spec` on fd 5 (and close it, unless
+ *  `keepOpen`); collect fd 1 and fd 3. */
+async function runWarm(base: string[], spec: Buffer, keepOpen = false): Promise<{ stdout: string; status: string[] }> {
   const child = spawn(REAPER, ['--warm', '--tag', 'test:warm', '--', ...base], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let status = '';
   (child.stdout as Readable).on('data', (c: Buffer) => (stdout += c.toString()));
   (child.stdio[3] as Readable).on('data', (c: Buffer) => (status += c.toString()));
   const specPipe = (child.stdio as unknown as Writable[])[5]!;
-  specPipe.end(spec);
+  specPipe.on('error', () => undefined);
+  if (keepOpen) specPipe.write(spec);
+  else specPipe.end(spec);
   const lines = (): string[] => status.split('\n').filter(Boolean);
   await waitFor(() => lines().some((l) => /^(exit|signal|error) /.test(l)), { message: 'the warm child to finish' });
   await waitFor(() => lines().some((l) => /^(exit|signal) /.test(l)), { message: 'its end' });
   (child.stdio[4] as Writable).end();
+  specPipe.destroy();
   await new Promise((resolve) => child.once('exit', resolve));
   return { stdout, status: lines() };
 }
@@ -113,16 +117,46 @@ void test('reaper --warm: the spec appends arguments and sets the cwd; anything 
   const ok = await runWarm(base, warmSpec('/tmp', ['a b', '', 'c']));
   assert.equal(ok.stdout, '/tmp\n[fixed][a b][][c]');
   assert.match(ok.status[0]!, /^pid \d+$/);
-  assert.equal(ok.status[1], 'exit 0');
+  assert.equal(ok.status[1], 'exit 0 alone');
+  // A whole spec is enough: the exec does not wait for the supervisor to close the pipe.
+  const open = await runWarm(base, warmSpec('/tmp', ['x']), true);
+  assert.equal(open.stdout, '/tmp\n[fixed][x]');
+  assert.equal(open.status[1], 'exit 0 alone');
 
   for (const [name, spec, errno] of [
     ['empty (the supervisor gave it up)', Buffer.alloc(0), 22],
     ['a count that does not match', Buffer.from('/tmp\u00002\u0000one\u0000'), 22],
     ['no final NUL', Buffer.from('/tmp\u00001\u0000one'), 22],
+    ['more arguments than its count', Buffer.from('/tmp\u00001\u0000one\u0000two\u0000'), 22],
+    ['a count that is not a number', Buffer.from('/tmp\u0000x\u0000one\u0000'), 22],
     ['a cwd that does not exist', warmSpec('/nonexistent-dir', []), 2],
   ] as const) {
     const failed = await runWarm(base, spec);
     assert.equal(failed.stdout, '', `${name}: nothing ran`);
-    assert.deepEqual(failed.status, [`error spec ${errno}`, 'exit 127'], name);
+    assert.deepEqual(failed.status, [`error spec ${errno}`, 'exit 127 alone'], name);
   }
+});
+
+void test('reaper: its end line says "alone" only when nothing the program started is left below it', async () => {
+  const run = async (script: string): Promise<{ status: string[]; leftover: number | null }> => {
+    const child = spawn(REAPER, ['--tag', 'test:alone', '--', '/bin/sh', '-c', script], { stdio: ['ignore', 'pipe', 'ignore', 'pipe', 'pipe'] });
+    let status = '';
+    let stdout = '';
+    (child.stdio[3] as Readable).on('data', (c: Buffer) => (status += c.toString()));
+    (child.stdout as Readable).on('data', (c: Buffer) => (stdout += c.toString()));
+    const lines = (): string[] => status.split('\n').filter(Boolean);
+    await waitFor(() => lines().some((l) => /^(exit|signal) /.test(l)), { message: 'the program to end' });
+    const leftover = stdout.trim() === '' ? null : Number(stdout.trim());
+    if (leftover !== null) assert.equal(readStat(leftover)?.ppid, child.pid, 'the orphan became the reaper\'s');
+    (child.stdio[4] as Writable).end();
+    await new Promise((resolve) => child.once('exit', resolve));
+    return { status: lines(), leftover };
+  };
+  const alone = await run('exit 3');
+  assert.equal(alone.status.at(-1), 'exit 3 alone');
+  const orphaned = await run('sleep 30 & echo $!; exit 4');
+  assert.equal(orphaned.status.at(-1), 'exit 4', 'its orphan is left: not alone');
+  await waitFor(() => readStat(orphaned.leftover!) === null, { message: 'the orphan killed when the reaper was let go' });
+  const signalled = await run('kill -TERM $$');
+  assert.equal(signalled.status.at(-1), 'signal 15 alone');
 });

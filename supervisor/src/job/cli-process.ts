@@ -29,6 +29,9 @@ export interface CliSpawnOptions {
 export interface CliEnd {
   exitCode: number | null;
   signal: string | null;
+  /** Its reaper has no process left below it: nothing the CLI started is alive. False
+   *  where that is not known (no reaper) or something is left. */
+  treeGone: boolean;
 }
 
 export interface CliListener {
@@ -71,6 +74,7 @@ export class CliProcess {
   private readonly control: Writable | null;
   private hasEnded = false;
   private failed = false;
+  private released: Promise<void> | null = null;
 
   constructor(
     launch: CliSpawnOptions | AdoptedReaper,
@@ -102,21 +106,24 @@ export class CliProcess {
       queueMicrotask(() => listener.started(spawned));
     }
     this.child.once('exit', (code, signal) => {
-      if (!viaReaper) this.end({ exitCode: code, signal });
+      if (!viaReaper) this.end({ exitCode: code, signal, treeGone: false });
       else if (!this.hasEnded && !this.failed) {
         listener.warning(`the job's reaper exited (${signal ?? code}) before the CLI's end`);
-        this.end({ exitCode: null, signal: null });
+        this.end({ exitCode: null, signal: null, treeGone: false });
       }
     });
   }
 
-  /** The job's tree is gone: let the reaper go (it kills anything still below it, exits). */
-  async release(): Promise<void> {
-    if (this.control === null) return;
-    this.control.end();
+  /** The job's tree is gone: let the reaper go (it kills anything still below it, exits).
+   *  The control pipe is closed now, not on the event loop's next turn as end() would;
+   *  a second call waits for the same exit. */
+  release(): Promise<void> {
+    if (this.control === null) return Promise.resolve();
+    if (this.released !== null) return this.released;
+    this.control.destroy();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)))]);
-    clearTimeout(timer);
+    this.released = Promise.race([this.exited, new Promise<void>((r) => (timer = setTimeout(r, RELEASE_WAIT_MS)))]).finally(() => clearTimeout(timer));
+    return this.released;
   }
 
   /** Stop reading the pipes (something we could not see may still hold them open). */
@@ -157,10 +164,10 @@ export class CliProcess {
         this.listener.warning(`the CLI could not join the job's ${line.what} (${line.code})`);
         break;
       case 'exit':
-        this.end({ exitCode: line.exitCode, signal: null });
+        this.end({ exitCode: line.exitCode, signal: null, treeGone: line.alone });
         break;
       case 'signal':
-        this.end({ exitCode: null, signal: line.signal });
+        this.end({ exitCode: null, signal: line.signal, treeGone: line.alone });
         break;
     }
   }

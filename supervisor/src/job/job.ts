@@ -256,6 +256,9 @@ export class Job {
   private cliEnded(end: CliEnd): void {
     this.record.exitCode = end.exitCode;
     this.record.signal = end.signal;
+    // Nothing is left below the reaper: it may go now, and exits while the sweep reads /proc
+    // for what the other layers would find (finalize waits for the same exit).
+    if (end.treeGone) void this.cli?.release();
     if (this.oomKilled()) this.dispatch('memory_limit');
     this.dispatch('exit');
   }

@@ -49,8 +49,8 @@ export function warmSpec(cwd: string, args: readonly string[]): Buffer {
 export type ReaperLine =
   | ({ kind: 'joined' } & CgroupJoin)
   | { kind: 'pid'; pid: number }
-  | { kind: 'exit'; exitCode: number }
-  | { kind: 'signal'; signal: string }
+  | { kind: 'exit'; exitCode: number; alone: boolean }
+  | { kind: 'signal'; signal: string; alone: boolean }
   | { kind: 'error'; stage: string; code: string }
   | { kind: 'warn'; what: string; code: string };
 
@@ -68,10 +68,11 @@ export function parseReaperLine(line: string): ReaperLine | null {
       if (a === 'clone3') return { kind: 'joined', how: 'clone3', refused: null };
       if (a !== 'write' || !/^\d+$/.test(b ?? '')) return null;
       return { kind: 'joined', how: 'write', refused: b === '0' ? null : (ERRNO_NAMES.get(Number(b)) ?? `errno ${b}`) };
+    // "alone": nothing the CLI started is left below the reaper.
     case 'exit':
-      return Number.isInteger(n) && n >= 0 ? { kind: 'exit', exitCode: n } : null;
+      return Number.isInteger(n) && n >= 0 && (b === undefined || b === 'alone') ? { kind: 'exit', exitCode: n, alone: b === 'alone' } : null;
     case 'signal':
-      return Number.isInteger(n) ? { kind: 'signal', signal: SIGNAL_NAMES.get(n) ?? `SIG${n}` } : null;
+      return Number.isInteger(n) && (b === undefined || b === 'alone') ? { kind: 'signal', signal: SIGNAL_NAMES.get(n) ?? `SIG${n}`, alone: b === 'alone' } : null;
     case 'error':
     case 'warn': {
       if (a === undefined) return null;
