@@ -7,6 +7,12 @@
 // it fails (ESRCH), so a recycled pid is opened afresh and never read as the process that
 // had it before. One table per supervisor, shared by every job's tree and the sampling, so
 // the sweep at a job's end finds the machine's processes already open.
+//
+// Kernel threads are left out: no job's process is one (nor can become one), and on a
+// VM's or a dev machine's table they are most of it (63 of 70 processes here). Where
+// kthreadd is in our pid namespace (not in a container's), its children are read in one
+// file after the listing: a pid listed, then found among them, is a kernel thread now (a
+// process of ours that had the pid is gone, so there is nothing of it to miss).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { listPids, parseStat, readStat, type ProcStat } from './proc.ts';
 
@@ -15,9 +21,17 @@ export const MAX_KEPT = 1024;
 
 const buffer = Buffer.alloc(4096);
 
+/** Kernel threads' parent: pid 2 where the pid namespace is the machine's. */
+const KTHREADD_PID = 2;
+/** PF_KTHREAD in the flags field of /proc/PID/stat (include/linux/sched.h). */
+const PF_KTHREAD = 0x00200000;
+
 export class ProcTable {
   /** pid -> the open /proc/PID/stat of the process that has it now. */
   private readonly kept = new Map<number, number>();
+  /** kthreadd's list of children, kept open; null where kthreadd is not ours to see;
+   *  undefined until the first scan looks. */
+  private kthreadChildren: number | null | undefined = undefined;
 
   constructor(private readonly maxKept = MAX_KEPT) {}
 
@@ -29,9 +43,11 @@ export class ProcTable {
   /** Every process now (gone ones skipped), read through kept descriptors where it can. */
   scan(): ProcStat[] {
     const pids = listPids();
+    const kernel = this.kernelThreads(); // after the listing (see the top of this file)
     const live = new Set<number>();
     const stats: ProcStat[] = [];
     for (const pid of pids) {
+      if (kernel.has(pid)) continue;
       live.add(pid);
       const s = this.read(pid);
       if (s !== null) stats.push(s);
@@ -46,6 +62,20 @@ export class ProcTable {
   /** Close every kept descriptor. */
   close(): void {
     for (const [pid, fd] of this.kept) this.forget(pid, fd);
+    if (typeof this.kthreadChildren === 'number') closeSync(this.kthreadChildren);
+    this.kthreadChildren = undefined;
+  }
+
+  /** The kernel threads now (kthreadd's children); none where kthreadd is not ours to see. */
+  private kernelThreads(): ReadonlySet<number> {
+    if (this.kthreadChildren === undefined) this.kthreadChildren = openKthreadChildren();
+    const fd = this.kthreadChildren;
+    if (fd === null) return NONE;
+    const text = preadAll(fd);
+    if (text === null) return NONE;
+    const pids = new Set<number>();
+    for (const word of text.split(' ')) if (word.trim() !== '') pids.add(Number(word));
+    return pids;
   }
 
   private read(pid: number): ProcStat | null {
@@ -88,6 +118,55 @@ function pread(fd: number): string | null {
     return n === 0 ? null : buffer.toString('latin1', 0, n);
   } catch {
     return null;
+  }
+}
+
+const NONE: ReadonlySet<number> = new Set();
+
+/** /proc/2/task/2/children, open, when pid 2 is kthreadd (a kernel thread: PF_KTHREAD,
+ *  which no process of user space can set); else null. Kernels without
+ *  CONFIG_PROC_CHILDREN have no such file: null, and kernel threads are read as any. */
+function openKthreadChildren(): number | null {
+  const line = readFlagsLine();
+  if (line === null || (Number(line) & PF_KTHREAD) === 0) return null;
+  try {
+    return openSync(`/proc/${KTHREADD_PID}/task/${KTHREADD_PID}/children`, 'r');
+  } catch {
+    return null;
+  }
+}
+
+/** The flags field (the 9th) of /proc/2/stat, or null. */
+function readFlagsLine(): string | null {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${KTHREADD_PID}/stat`, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const line = pread(fd);
+    if (line === null) return null;
+    // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": fields after the comm.
+    return line.slice(line.lastIndexOf(')') + 2).split(' ')[6] ?? null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A whole small /proc file through its descriptor, from offset 0, or null. */
+function preadAll(fd: number): string | null {
+  let text = '';
+  for (let at = 0; ; ) {
+    let n: number;
+    try {
+      n = readSync(fd, buffer, 0, buffer.length, at);
+    } catch {
+      return null;
+    }
+    if (n === 0) return text;
+    text += buffer.toString('latin1', 0, n);
+    at += n;
   }
 }
 

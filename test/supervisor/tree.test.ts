@@ -2,7 +2,7 @@
 // the PID-reuse guard, the kept /proc descriptors, and what a scan costs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { jobMarkerEntry, markerValue, MARKER_VAR } from '../../supervisor/src/ownership/marker.ts';
@@ -106,12 +106,46 @@ void test('the process table keeps one descriptor per process, reads through it,
   process.kill(child.pid!, 'SIGSTOP');
   await waitFor(() => table.scan().find((s) => s.pid === child.pid)?.state === 'T', { message: 'stopped, seen through the kept descriptor' });
   assert.equal(statFdsOf(child.pid!), 1, 'still one descriptor');
-  assert.ok(table.keptCount >= listPids().length - 5, `about one per process (${table.keptCount})`);
+  const userSpace = listPids().filter((p) => !kernelThreadPids().has(p)).length;
+  assert.ok(table.keptCount >= userSpace - 5 && table.keptCount <= userSpace + 5, `about one per process of user space (${table.keptCount} of ${userSpace})`);
   child.kill('SIGKILL');
   await once(child, 'exit');
   await waitFor(() => readStat(child.pid!) === null, { message: 'reaped' });
   assert.equal(table.scan().some((s) => s.pid === child.pid), false);
   assert.equal(statFdsOf(child.pid!), 0, 'its descriptor closed');
+});
+
+/** Kernel threads now, from their own stat lines (ppid 2, kthreadd, where kthreadd is pid 2
+ *  of this pid namespace); none in a container's. */
+function kernelThreadPids(): Set<number> {
+  const kthreadd = readFileOrNull('/proc/2/stat');
+  if (kthreadd === null || !/^2 \(kthreadd\) /.test(kthreadd)) return new Set();
+  return new Set(listPids().filter((p) => readStat(p)?.ppid === 2));
+}
+
+function readFileOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+void test('the process table leaves kernel threads out (none is a job\'s), and nothing else', (t) => {
+  const table = new ProcTable();
+  t.after(() => table.close());
+  const kernel = kernelThreadPids();
+  if (kernel.size === 0) t.diagnostic('kthreadd is not in this pid namespace (a container): no kernel thread to leave out');
+  const scanned = new Set(table.scan().map((s) => s.pid));
+  const after = kernelThreadPids();
+  assert.ok(scanned.has(process.pid), 'this process is in it');
+  if (kernel.size > 0) assert.ok(scanned.has(2), 'kthreadd itself is read (a process like any, not its own child)');
+  // Kernel threads come and go (kworkers): those that were one both before and after.
+  const stayed = [...kernel].filter((p) => after.has(p) && p !== 2);
+  assert.deepEqual(stayed.filter((p) => scanned.has(p)), [], 'no kernel thread in the scan');
+  const users = listPids().filter((p) => !after.has(p) && !kernel.has(p) && readStat(p) !== null);
+  const missing = users.filter((p) => !scanned.has(p));
+  assert.ok(missing.length <= 3, `every process of user space is (missing: ${missing.join(', ')}; they may have started since)`);
 });
 
 void test('past its limit the table reads processes the plain way, and finds them all the same', () => {
