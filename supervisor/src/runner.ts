@@ -122,7 +122,6 @@ export class JobRunner {
       this.launches.putBack(launch);
       throw err;
     }
-    this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
     this.current = job;
     // Waiters wait for this, not for the job's end: the record is on disk before they are woken.
     const settled = job.finished
@@ -131,6 +130,8 @@ export class JobRunner {
     this.settling.set(job.id, settled);
     void settled.finally(() => this.settling.delete(job.id));
     job.start(launch);
+    // Logged once the CLI has its arguments: its exec does not wait for the line.
+    this.jobDeps.log.info({ jobId: job.id, promptChars: request.prompt.length, resume: request.sessionId !== undefined }, 'command received');
     this.flushEventsEvery(job);
     return { answer: answerOf(job.heldView()), created: true };
   }

@@ -22,9 +22,13 @@ export interface SystemChromium {
 // Resolved from the app folder, whether this runs as .ts or bundled in dist/.
 const require = createRequire(path.join(REPO_ROOT, 'package.json'));
 
-/** The Playwright CLI's entry point (run it with node, or directly: it has a shebang). */
+let playwrightCli: string | undefined;
+
+/** The Playwright CLI's entry point (run it with node, or directly: it has a shebang).
+ *  Resolved once: every job's system prompt names it, and a resolve is a walk of stats. */
 export function playwrightCliPath(): string {
-  return path.join(path.dirname(require.resolve('playwright/package.json')), 'cli.js');
+  playwrightCli ??= path.join(path.dirname(require.resolve('playwright/package.json')), 'cli.js');
+  return playwrightCli;
 }
 
 /** Build dirs Playwright expects per browser on this machine's arch. */

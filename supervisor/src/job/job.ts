@@ -398,9 +398,12 @@ export class Job {
     // The CLI is dead; its exit status and the last of its output arrive momentarily.
     await withTimeout(Promise.all([this.cli?.ended, this.streamsEnded]), DRAIN_MS);
     this.cli?.destroyStreams();
-    // The tree is gone: the reaper may go (it kills anything still below it). It exits while
-    // the rest is done: it is not in the job's cgroup (only the CLI joined), so the group
-    // can go first, and the images folder is read meanwhile.
+    // The tree is gone and its output read: the job has ended. Its images folder is read
+    // now and the reaper may go (it kills anything still below it), both while the rest is
+    // done: the reaper is not in the job's cgroup (only the CLI joined), so the group can go
+    // first.
+    r.endedAtMs = Date.now();
+    const images = this.deps.imagesOf(this.startedAtMs, r.endedAtMs);
     const released = this.cli?.release();
     const stream = this.output.end();
     if (r.pid !== null) r.text = this.output.heldText();
@@ -418,8 +421,7 @@ export class Job {
     r.errorCode = failure.errorCode;
     r.peakRssBytes = peakBytes(r.peakRssBytes, this.cgroup?.peakBytes() ?? null);
     if (this.cgroup !== null && !(await this.cgroup.remove())) log.warn({ jobId: this.id }, 'could not remove the job cgroup');
-    r.endedAtMs = Date.now();
-    [r.images] = await Promise.all([this.deps.imagesOf(this.startedAtMs, r.endedAtMs), released]);
+    [r.images] = await Promise.all([images, released]);
     this.recorder.finalImages(r.images);
     log.info(
       {
