@@ -130,7 +130,7 @@ export async function benchStore(o: StoreBenchOptions): Promise<Section> {
     title: 'Job store',
     method:
       `(a) \`POST /command\` with the trivial fixture through two supervisor + API stacks, one with DATA_DIR on this machine's disk ` +
-      `(SQLite in WAL mode, synchronous=FULL: an fsync per commit; two commits per job), one with DATA_DIR=:memory: (the same code, no file), ` +
+      `(SQLite in WAL mode, two commits per job, the final one's log fdatasync'ed before the answer), one with DATA_DIR=:memory: (the same code, no file), ` +
       `${o.iterations} pairs after ${o.warmup} warm-up pairs, the order alternating. ` +
       `(b) a third stack whose store holds ${ids.length.toLocaleString('en-US')} finished jobs (about 2 KB of answer each): autocannon, 20 connections, ` +
       `${o.seconds} s on \`GET /jobs/:id\` (ids spread over the whole store) and on \`/status\`, through the API.`,
