@@ -171,7 +171,14 @@ for (const setup of setups) {
       const crossedAt = await crossing.stop();
       assert.equal(job.reason, 'memory_limit', job.errorMessage ?? '');
       await gone(token, 100);
-      assert.ok(crossedAt !== null || /kernel/.test(job.errorMessage ?? ''), `seen crossing the ceiling (or the kernel ended it first): ${job.errorMessage} peak ${job.peakRssBytes}`);
+      // The watcher polls every 5 ms: a sample that lands just past the crossing (one CI run:
+      // 0.2 MiB over) kills the tree before its next poll. Then the supervisor's own figure,
+      // over the ceiling, is what saw it cross, and the tree was gone within that poll.
+      const sampledOver = /over the limit of/.test(job.errorMessage ?? '') && job.peakRssBytes > limitMb * MIB;
+      assert.ok(
+        crossedAt !== null || sampledOver || /kernel/.test(job.errorMessage ?? ''),
+        `seen crossing the ceiling (or the kernel ended it first): ${job.errorMessage} peak ${job.peakRssBytes}`,
+      );
       const lateMs = crossedAt === null ? 0 : Date.parse(job.endedAt!) - crossedAt;
       console.log(`${setup.name}: gone ${lateMs} ms after crossing ${limitMb} MiB; peak ${(job.peakRssBytes / MIB).toFixed(0)} MiB; ${job.errorMessage}`);
       assert.ok(lateMs <= 1500, `the tree was gone ${lateMs} ms after crossing the ceiling`);
