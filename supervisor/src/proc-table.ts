@@ -14,7 +14,7 @@
 // file after the listing: a pid listed, then found among them, is a kernel thread now (a
 // process of ours that had the pid is gone, so there is nothing of it to miss).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { listPids, parseStat, readStat, type ProcStat } from './proc.ts';
+import { isKernelThread, listPids, parseStat, readStat, type ProcStat } from './proc.ts';
 
 /** Descriptors kept at most; processes beyond are read the fresh way (a busy host). */
 export const MAX_KEPT = 1024;
@@ -23,8 +23,6 @@ const buffer = Buffer.alloc(4096);
 
 /** Kernel threads' parent: pid 2 where the pid namespace is the machine's. */
 const KTHREADD_PID = 2;
-/** PF_KTHREAD in the flags field of /proc/PID/stat (include/linux/sched.h). */
-const PF_KTHREAD = 0x00200000;
 
 export class ProcTable {
   /** pid -> the open /proc/PID/stat of the process that has it now. */
@@ -123,34 +121,15 @@ function pread(fd: number): string | null {
 
 const NONE: ReadonlySet<number> = new Set();
 
-/** /proc/2/task/2/children, open, when pid 2 is kthreadd (a kernel thread: PF_KTHREAD,
- *  which no process of user space can set); else null. Kernels without
- *  CONFIG_PROC_CHILDREN have no such file: null, and kernel threads are read as any. */
+/** /proc/2/task/2/children, open, when pid 2 is kthreadd (a kernel thread); else null.
+ *  Kernels without CONFIG_PROC_CHILDREN have no such file: null, and kernel threads are
+ *  read as any. */
 function openKthreadChildren(): number | null {
-  const line = readFlagsLine();
-  if (line === null || (Number(line) & PF_KTHREAD) === 0) return null;
+  if (!isKernelThread(KTHREADD_PID)) return null;
   try {
     return openSync(`/proc/${KTHREADD_PID}/task/${KTHREADD_PID}/children`, 'r');
   } catch {
     return null;
-  }
-}
-
-/** The flags field (the 9th) of /proc/2/stat, or null. */
-function readFlagsLine(): string | null {
-  let fd: number;
-  try {
-    fd = openSync(`/proc/${KTHREADD_PID}/stat`, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const line = pread(fd);
-    if (line === null) return null;
-    // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": fields after the comm.
-    return line.slice(line.lastIndexOf(')') + 2).split(' ')[6] ?? null;
-  } finally {
-    closeSync(fd);
   }
 }
 

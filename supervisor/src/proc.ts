@@ -57,6 +57,19 @@ export function readStat(pid: number): ProcStat | null {
   return line === null ? null : parseStat(pid, line);
 }
 
+/** PF_KTHREAD in the flags field of /proc/PID/stat (include/linux/sched.h); no process of
+ *  user space can set it. */
+const PF_KTHREAD = 0x00200000;
+
+/** Is this pid a kernel thread now (the flags field, the 9th of proc(5))? False if gone. */
+export function isKernelThread(pid: number): boolean {
+  const line = readProcFile(`/proc/${pid}/stat`, statBuffer);
+  if (line === null) return false;
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": fields after the comm.
+  const flags = Number(line.slice(line.lastIndexOf(')') + 2).split(' ')[6]);
+  return Number.isInteger(flags) && (flags & PF_KTHREAD) !== 0;
+}
+
 /** State, ppid, utime, stime, starttime, rss: fields 3, 4, 14, 15, 22, 24 of proc(5). */
 const RSS_FIELD = 21;
 const WANTED_FIELDS = Uint8Array.from({ length: RSS_FIELD + 1 }, (_, i) => ([0, 1, 11, 12, 19, RSS_FIELD].includes(i) ? 1 : 0));
